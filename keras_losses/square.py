@@ -1,0 +1,119 @@
+"""Square loss for classification (Hui & Belkin, ICLR 2021, arXiv 2006.07322)."""
+
+import keras
+from keras import ops
+
+from keras_losses.common import (
+    ClassificationLoss,
+    check_common,
+    check_range,
+    standardize_labels,
+    true_class_values,
+    upcast,
+    warn_if_softmax,
+)
+
+
+def _check(k, m, label_smoothing, ignore_class):
+    k = check_range("k", k, 0.0, float("inf"))
+    m = check_range("m", m, 0.0, float("inf"))
+    return (k, m, *check_common(label_smoothing, ignore_class))
+
+
+@keras.saving.register_keras_serializable(package="keras_losses")
+def square_loss(y_true, y_pred, k=1.0, m=1.0, label_smoothing=0.0, ignore_class=None):
+    """Square loss on the raw outputs `z` (no softmax), rescaled by `k` and `m`.
+
+    For `C` classes and true class `y`:
+
+        loss = (1/C) * [ k * (z_y - m)^2 + sum_{i != y} z_i^2 ]
+
+    and for dense or smoothed labels `q`:
+    `loss = (1/C) * sum_i (1 + (k - 1) * q_i) * (z_i - m * q_i)^2`.
+    With `k = m = 1` this is the mean squared error against the one-hot labels.
+    The loss is **averaged over classes** (the authors' normalisation); a sum over
+    classes would scale the gradient, and so the right learning rate, by `C`.
+
+    The paper's choices: `k = m = 1` below 42 classes; `k = 1, m = 15` for 42 to
+    ~1000 classes (TIMIT, WSJ); `k = 15, m = 30` for 1000 classes (ImageNet).
+
+    Args:
+        y_true: class ids (shape of `y_pred` without its last axis, or with a
+            last axis of 1) or one-hot/soft labels (shape of `y_pred`).
+        y_pred: the model's raw outputs `[..., C]` (a linear output layer). A
+            softmax output is detected where the backend allows it and warned about.
+        k: float > 0, the weight of the true class's term.
+        m: float > 0, the target value of the true class's output.
+        label_smoothing: float in [0, 1): `q = (1 - s) * onehot(y) + s / C`.
+        ignore_class: optional int, for class-id labels: entries with that
+            label contribute 0 and are masked out of the mean.
+
+    Returns:
+        The loss per example, shape `y_pred.shape[:-1]`, float32 for float16/bfloat16 inputs.
+
+    Example:
+
+    >>> import numpy as np, keras_losses
+    >>> outputs = np.array([[0.5, -1.0, 2.0]], "float32")
+    >>> round(float(keras_losses.square_loss([2], outputs)[0]), 4)
+    0.75
+    >>> round(float(keras_losses.square_loss([2], outputs, k=2.0, m=3.0)[0]), 4)
+    1.0833
+    """
+    k, m, label_smoothing, ignore_class = _check(k, m, label_smoothing, ignore_class)
+    warn_if_softmax(y_pred, "square_loss")
+    y_pred = upcast(y_pred)
+    labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
+    if labels.ids is not None:
+        true_output = true_class_values(y_pred, labels.ids)
+        total = ops.sum(ops.square(y_pred), axis=-1) - ops.square(true_output) + k * ops.square(true_output - m)
+    else:
+        q = labels.dense
+        total = ops.sum((1.0 + (k - 1.0) * q) * ops.square(y_pred - m * q), axis=-1)
+    return labels.finish(total / y_pred.shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="keras_losses")
+class SquareLoss(ClassificationLoss):
+    """Square loss (Hui & Belkin, ICLR 2021) as a `keras.losses.Loss`.
+
+    See `square_loss` for the formula. Use it on a linear output layer.
+
+    Args:
+        k: float > 0, weight of the true class (paper: 1, or 15 for 1000 classes).
+        m: float > 0, target of the true class (paper: 1, 15 for 42-1000 classes, 30 for 1000).
+        label_smoothing: float in [0, 1).
+        ignore_class: optional int; ignored entries are masked out of the mean.
+        reduction: any of Keras' reductions. Defaults to `"sum_over_batch_size"`.
+        name: name of the loss instance.
+        dtype: dtype of the loss computation (Keras' `Loss` semantics).
+
+    Example:
+
+    >>> import keras, keras_losses
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> model.compile("sgd", loss=keras_losses.SquareLoss(k=1.0, m=1.0))
+    """
+
+    fn = staticmethod(square_loss)
+
+    def __init__(
+        self,
+        k=1.0,
+        m=1.0,
+        label_smoothing=0.0,
+        ignore_class=None,
+        reduction="sum_over_batch_size",
+        name="square_loss",
+        dtype=None,
+    ):
+        k, m, label_smoothing, ignore_class = _check(k, m, label_smoothing, ignore_class)
+        super().__init__(
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            k=k,
+            m=m,
+            label_smoothing=label_smoothing,
+            ignore_class=ignore_class,
+        )

@@ -1,0 +1,98 @@
+"""Squentropy (Hui, Belkin & Wright, ICML 2023, arXiv 2302.03952)."""
+
+import keras
+from keras import ops
+
+from keras_losses.common import (
+    ClassificationLoss,
+    check_common,
+    resolve_logits,
+    standardize_labels,
+    true_class_values,
+)
+
+
+@keras.saving.register_keras_serializable(package="keras_losses")
+def squentropy(y_true, y_pred, label_smoothing=0.0, ignore_class=None):
+    """Squentropy: cross-entropy plus the mean square of the incorrect classes' raw outputs.
+
+    For `C` classes, raw outputs `z` and true class `y`:
+
+        loss = -log softmax(z)_y + (1 / (C - 1)) * sum_{i != y} z_i^2
+
+    For dense or smoothed labels `q` (this package's generalisation, equal to
+    the line above for one-hot `q`):
+    `loss = -sum_i q_i log softmax(z)_i + (1 / (C - 1)) * sum_i (1 - q_i) z_i^2`.
+    It has no hyper-parameter and trains with cross-entropy's optimiser settings.
+
+    Args:
+        y_true: class ids (shape of `y_pred` without its last axis, or with a
+            last axis of 1) or one-hot/soft labels (shape of `y_pred`).
+        y_pred: the model's raw outputs (logits) `[..., C]`, from a linear output
+            layer. Given a softmax output, it warns and uses the softmax's input.
+        label_smoothing: float in [0, 1): `q = (1 - s) * onehot(y) + s / C`.
+        ignore_class: optional int, for class-id labels: entries with that
+            label contribute 0 and are masked out of the mean.
+
+    Returns:
+        The loss per example, shape `y_pred.shape[:-1]`, float32 for float16/bfloat16 inputs.
+
+    Example:
+
+    >>> import numpy as np, keras_losses
+    >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
+    >>> round(float(keras_losses.squentropy([0], logits)[0]), 4)
+    0.6698
+    """
+    label_smoothing, ignore_class = check_common(label_smoothing, ignore_class)
+    y_pred, _ = resolve_logits(y_pred, True, "squentropy")
+    labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
+    squares = ops.square(y_pred)
+    if labels.ids is not None:
+        nll = ops.cast(ops.sparse_categorical_crossentropy(labels.ids, y_pred, from_logits=True), y_pred.dtype)
+        wrong_squares = ops.sum(squares, axis=-1) - true_class_values(squares, labels.ids)
+    else:
+        q = labels.dense
+        nll = -ops.sum(q * ops.log_softmax(y_pred, axis=-1), axis=-1)
+        wrong_squares = ops.sum((1.0 - q) * squares, axis=-1)
+    return labels.finish(nll + wrong_squares / (y_pred.shape[-1] - 1))
+
+
+@keras.saving.register_keras_serializable(package="keras_losses")
+class Squentropy(ClassificationLoss):
+    """Squentropy (Hui, Belkin & Wright, ICML 2023) as a `keras.losses.Loss`.
+
+    See `squentropy` for the formula. Use it on a linear output layer.
+
+    Args:
+        label_smoothing: float in [0, 1).
+        ignore_class: optional int; ignored entries are masked out of the mean.
+        reduction: any of Keras' reductions. Defaults to `"sum_over_batch_size"`.
+        name: name of the loss instance.
+        dtype: dtype of the loss computation (Keras' `Loss` semantics).
+
+    Example:
+
+    >>> import keras, keras_losses
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    >>> model.compile("adam", loss=keras_losses.Squentropy())
+    """
+
+    fn = staticmethod(squentropy)
+
+    def __init__(
+        self,
+        label_smoothing=0.0,
+        ignore_class=None,
+        reduction="sum_over_batch_size",
+        name="squentropy",
+        dtype=None,
+    ):
+        label_smoothing, ignore_class = check_common(label_smoothing, ignore_class)
+        super().__init__(
+            reduction=reduction,
+            name=name,
+            dtype=dtype,
+            label_smoothing=label_smoothing,
+            ignore_class=ignore_class,
+        )

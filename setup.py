@@ -1,0 +1,34 @@
+from setuptools import find_packages, setup
+
+setup(
+    name="keras-losses",
+    version="0.1.0",
+    description="Square, encouraging and conservative encouraging losses as first-class Keras 3 losses",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    packages=find_packages(include=["keras_losses", "keras_losses.*"]),
+    python_requires=">=3.10",
+    install_requires=["keras>=3.10", "numpy"],
+    extras_require={
+        "tensorflow": ["tensorflow>=2.16"],
+        "jax": ["jax"],
+        "experiments": [
+            "tensorflow>=2.16",
+            "tensorflow-datasets",
+            "scikit-learn",
+            "matplotlib",
+            "rich",
+        ],
+        "translation": ["keras-hub", "tensorflow-text", "sacrebleu"],
+        "test": [
+            "tensorflow>=2.16",
+            "jax",
+            "tensorflow-datasets",
+            "scikit-learn",
+            "matplotlib",
+            "rich",
+            "pytest",
+        ],
+    },
+    entry_points={"console_scripts": ["keras-losses=keras_losses.cli:main"]},
+)

@@ -1,0 +1,20 @@
+"""Test set-up: two logical CPU devices for MirroredStrategy (TensorFlow), float64 on JAX.
+
+Both must happen before the backend initialises its devices, hence here, at import.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+
+if keras.backend.backend() == "tensorflow":
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+elif keras.backend.backend() == "jax":
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
