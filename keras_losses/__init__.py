@@ -10,6 +10,7 @@ Importing the package registers every loss with Keras' serialization (package
 
 import keras
 
+from keras_losses.crossentropy import CrossEntropy, cross_entropy
 from keras_losses.encouraging import (
     BONUS_EPSILON,
     ConservativeEncouragingLoss,
@@ -27,10 +28,11 @@ ALIASES = {
     "conservative_encouraging": ConservativeEncouragingLoss,
     "square": SquareLoss,
     "squentropy": Squentropy,
+    "ce": CrossEntropy,
 }
 
-LOSSES = (EncouragingLoss, ConservativeEncouragingLoss, SquareLoss, Squentropy)
-FUNCTIONS = (encouraging_loss, square_loss, squentropy)
+LOSSES = (EncouragingLoss, ConservativeEncouragingLoss, SquareLoss, Squentropy, CrossEntropy)
+FUNCTIONS = (encouraging_loss, square_loss, squentropy, cross_entropy)
 
 _BY_NAME = {
     **ALIASES,
@@ -38,6 +40,7 @@ _BY_NAME = {
     "encouraging_loss": EncouragingLoss,
     "conservative_encouraging_loss": ConservativeEncouragingLoss,
     "square_loss": SquareLoss,
+    "cross_entropy": CrossEntropy,
 }
 
 # Plain names too, so that `keras.losses.deserialize("EncouragingLoss")` and
@@ -53,7 +56,8 @@ def get(identifier):
 
     Args:
         identifier: one of
-            - a short name: "encouraging", "conservative_encouraging", "square", "squentropy";
+            - a short name: "encouraging", "conservative_encouraging", "square", "squentropy",
+              "ce" (this package's `CrossEntropy`, the baseline);
             - a class name ("EncouragingLoss", ...) or function name ("encouraging_loss", ...);
             - a config dict as written by `keras.saving.serialize_keras_object(loss)`;
             - a `keras.losses.Loss` instance (returned as is), or None (returns None).
@@ -86,9 +90,11 @@ def get(identifier):
 __all__ = [
     "BONUS_EPSILON",
     "ConservativeEncouragingLoss",
+    "CrossEntropy",
     "EncouragingLoss",
     "SquareLoss",
     "Squentropy",
+    "cross_entropy",
     "encouraging_loss",
     "get",
     "square_loss",

@@ -1,0 +1,66 @@
+"""Loss specifications as written on the command line: `ce`, `square:15,30`, `encouraging:0.75`, ..."""
+
+import keras_losses
+
+SPEC_HELP = "ce, square[:k,m], encouraging[:log_end], conservative_encouraging[:log_end], squentropy"
+#: How many numbers each family takes after its colon.
+ARGUMENT_COUNTS = {"ce": (0,), "square": (0, 2), "encouraging": (0, 1), "conservative_encouraging": (0, 1), "squentropy": (0,)}
+FAMILIES = tuple(ARGUMENT_COUNTS)
+
+
+def default_square_parameters(num_classes):
+    """The square-loss paper's (k, M): (1, 1) below 42 classes, (1, 15) up to 1000, (15, 30) from 1000."""
+    if num_classes < 42:
+        return 1.0, 1.0
+    if num_classes < 1000:
+        return 1.0, 15.0
+    return 15.0, 30.0
+
+
+def split_specs(text):
+    """Splits a comma-separated list, keeping `square:k,m` together: 'ce,square:1,15' -> ['ce', 'square:1,15']."""
+    specs = []
+    for token in (t.strip() for t in text.split(",")):
+        if specs and ":" in specs[-1] and _is_number(token):
+            specs[-1] += "," + token
+        elif token:
+            specs.append(token)
+    if not specs:
+        raise ValueError(f"no loss given; expected a comma-separated list of: {SPEC_HELP}")
+    return specs
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None):
+    """A loss instance for a model with a linear (logits) output layer.
+
+    Raises `ValueError` with a one-line message naming the accepted forms.
+    """
+    family, _, arguments = spec.partition(":")
+    try:
+        values = [float(v) for v in arguments.split(",")] if arguments else []
+    except ValueError:
+        raise ValueError(f"bad loss specification {spec!r}: arguments must be numbers; accepted: {SPEC_HELP}") from None
+    if family not in ARGUMENT_COUNTS or len(values) not in ARGUMENT_COUNTS[family]:
+        raise ValueError(f"bad loss specification {spec!r}; accepted: {SPEC_HELP}")
+    common = {"label_smoothing": label_smoothing, "ignore_class": ignore_class}
+    try:
+        if family == "ce":
+            return keras_losses.CrossEntropy(from_logits=True, **common)
+        if family == "square":
+            k, m = values or default_square_parameters(num_classes)
+            return keras_losses.SquareLoss(k=k, m=m, **common)
+        if family == "encouraging":
+            return keras_losses.EncouragingLoss(log_end=values[0] if values else 1.0, from_logits=True, **common)
+        if family == "conservative_encouraging":
+            return keras_losses.ConservativeEncouragingLoss(log_end=values[0] if values else 0.75, from_logits=True, **common)
+        return keras_losses.Squentropy(**common)
+    except ValueError as error:
+        raise ValueError(f"bad loss specification {spec!r}: {error}") from None
