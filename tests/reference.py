@@ -26,6 +26,10 @@ def bonus(p, log_end):
     return b
 
 
+def cross_entropy(q, z):
+    return -(q * log_softmax(z)).sum(-1)
+
+
 def encouraging(q, z, log_end=1.0):
     """sum_i q_i * (-log p_i + b(p_i)) on logits z."""
     log_p = log_softmax(z)

@@ -25,6 +25,7 @@ LOSSES = {
     ),
     "square": (lambda **kw: keras_losses.SquareLoss(k=2.0, m=3.0, **kw), lambda y, z: ref.square_sparse(y, z, 2.0, 3.0)),
     "squentropy": (lambda **kw: keras_losses.Squentropy(**kw), lambda y, z: ref.squentropy(ref.one_hot(y, C), z)),
+    "ce": (lambda **kw: keras_losses.CrossEntropy(from_logits=True, **kw), lambda y, z: ref.cross_entropy(ref.one_hot(y, C), z)),
 }
 NAMES = list(LOSSES)
 

@@ -38,6 +38,7 @@ FAMILIES = {
         [{"k": 1.0, "m": 1.0}, {"k": 1.0, "m": 15.0}, {"k": 15.0, "m": 30.0}, {"k": 2.0, "m": 3.0}],
     ),
     "squentropy": (keras_losses.squentropy, ref.squentropy, [{}]),
+    "ce": (lambda y, z, **h: keras_losses.cross_entropy(y, z, from_logits=True, **h), ref.cross_entropy, [{}]),
 }
 CASES = [(name, hyper) for name, (_, _, sets) in FAMILIES.items() for hyper in sets]
 IDS = [f"{name}-{'-'.join(f'{k}{v:g}' for k, v in hyper.items())}" for name, hyper in CASES]

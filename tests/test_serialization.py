@@ -17,6 +17,7 @@ INSTANCES = [
     keras_losses.ConservativeEncouragingLoss(log_end=0.5, from_logits=True, name="cel", dtype="float64"),
     keras_losses.SquareLoss(k=15.0, m=30.0, label_smoothing=0.05, reduction="mean_with_sample_weight"),
     keras_losses.Squentropy(ignore_class=3, name="sq"),
+    keras_losses.CrossEntropy(from_logits=True, label_smoothing=0.1, ignore_class=0),
 ]
 IDS = [type(loss).__name__ for loss in INSTANCES]
 
@@ -64,6 +65,7 @@ def test_plain_names_are_custom_objects():
         ("squentropy", keras_losses.Squentropy),
         ("EncouragingLoss", keras_losses.EncouragingLoss),
         ("square_loss", keras_losses.SquareLoss),
+        ("ce", keras_losses.CrossEntropy),
     ],
 )
 def test_get_by_name(name, cls):
@@ -92,6 +94,7 @@ def _model(seed=0):
         keras_losses.ConservativeEncouragingLoss(log_end=0.5, from_logits=True),
         keras_losses.SquareLoss(k=3.0, m=2.0),
         keras_losses.Squentropy(label_smoothing=0.2),
+        keras_losses.CrossEntropy(from_logits=True, label_smoothing=0.1),
     ],
     ids=IDS,
 )
