@@ -216,9 +216,36 @@ def standardize_labels(y_true, y_pred, label_smoothing=0.0, ignore_class=None, d
     return Labels(ids=ids, valid=valid)
 
 
-def true_class_values(x, ids):
-    """`x[..., ids]`: the value of each example's true class."""
-    return ops.squeeze(ops.take_along_axis(x, ops.expand_dims(ids, -1), axis=-1), axis=-1)
+def sparse_sum_of_squares(z, ids, true_weight, true_target):
+    """Per example `sum_{i != y} z_i^2 + true_weight * (z_y - true_target)^2`, with a fused gradient.
+
+    The gradient `2 * (z_i - t_i) * w_i` is written directly: one pass over
+    `z` plus an update of one entry per example, where autodiff would add a
+    scatter of the gathered value and a broadcast of the row sum. The true-class
+    value is gathered from the flattened logits (no one-hot).
+    """
+    num_classes = z.shape[-1]
+    rows = ops.reshape(z, (-1, num_classes))
+    flat_ids = ops.reshape(ids, (-1,))
+    index = ops.arange(ops.shape(flat_ids)[0], dtype="int32") * num_classes + flat_ids
+
+    @ops.custom_gradient
+    def total(rows):
+        true_value = ops.take(ops.reshape(rows, (-1,)), index)
+        value = ops.sum(ops.square(rows), axis=-1) + true_weight * ops.square(true_value - true_target) - ops.square(true_value)
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            scale = 2.0 * upstream
+            flat_grad = ops.reshape(ops.expand_dims(scale, -1) * rows, (-1,))
+            flat_grad = ops.scatter_update(
+                flat_grad, ops.expand_dims(index, -1), scale * true_weight * (true_value - true_target)
+            )
+            return ops.reshape(flat_grad, ops.shape(rows))
+
+        return value, grad
+
+    return ops.reshape(total(rows), ops.shape(ids))
 
 
 class ClassificationLoss(keras.losses.Loss):

@@ -7,8 +7,8 @@ from keras_losses.common import (
     ClassificationLoss,
     check_common,
     check_range,
+    sparse_sum_of_squares,
     standardize_labels,
-    true_class_values,
     upcast,
     warn_if_softmax,
 )
@@ -65,8 +65,7 @@ def square_loss(y_true, y_pred, k=1.0, m=1.0, label_smoothing=0.0, ignore_class=
     y_pred = upcast(y_pred)
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
     if labels.ids is not None:
-        true_output = true_class_values(y_pred, labels.ids)
-        total = ops.sum(ops.square(y_pred), axis=-1) - ops.square(true_output) + k * ops.square(true_output - m)
+        total = sparse_sum_of_squares(y_pred, labels.ids, true_weight=k, true_target=m)
     else:
         q = labels.dense
         total = ops.sum((1.0 + (k - 1.0) * q) * ops.square(y_pred - m * q), axis=-1)

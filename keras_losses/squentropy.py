@@ -7,8 +7,8 @@ from keras_losses.common import (
     ClassificationLoss,
     check_common,
     resolve_logits,
+    sparse_sum_of_squares,
     standardize_labels,
-    true_class_values,
 )
 
 
@@ -47,14 +47,13 @@ def squentropy(y_true, y_pred, label_smoothing=0.0, ignore_class=None):
     label_smoothing, ignore_class = check_common(label_smoothing, ignore_class)
     y_pred, _ = resolve_logits(y_pred, True, "squentropy")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
-    squares = ops.square(y_pred)
     if labels.ids is not None:
         nll = ops.cast(ops.sparse_categorical_crossentropy(labels.ids, y_pred, from_logits=True), y_pred.dtype)
-        wrong_squares = ops.sum(squares, axis=-1) - true_class_values(squares, labels.ids)
+        wrong_squares = sparse_sum_of_squares(y_pred, labels.ids, true_weight=0.0, true_target=0.0)
     else:
         q = labels.dense
         nll = -ops.sum(q * ops.log_softmax(y_pred, axis=-1), axis=-1)
-        wrong_squares = ops.sum((1.0 - q) * squares, axis=-1)
+        wrong_squares = ops.sum((1.0 - q) * ops.square(y_pred), axis=-1)
     return labels.finish(nll + wrong_squares / (y_pred.shape[-1] - 1))
 
 
