@@ -15,6 +15,7 @@ setup(
         "experiments": [
             "tensorflow>=2.16",
             "tensorflow-datasets",
+            "tensorboard",
             "scikit-learn",
             "matplotlib",
             "rich",
@@ -24,6 +25,7 @@ setup(
             "tensorflow>=2.16",
             "jax",
             "tensorflow-datasets",
+            "tensorboard",
             "scikit-learn",
             "matplotlib",
             "rich",

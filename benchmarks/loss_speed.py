@@ -12,6 +12,7 @@ temporaries, JAX backend) and the GPU allocator's peak where a GPU is present.
 """
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -186,6 +187,8 @@ def bench_mode(mode, sizes, repeats, rng_seed=0):
                         "speedup_over_naive"
                     ] = speedup
             print(f"  {mode} {n}x{c} {form}: done", file=sys.stderr, flush=True)
+            del steps  # the compiled steps hold [N, C] buffers: free them before the next size
+            gc.collect()
     return rows
 
 
@@ -242,19 +245,20 @@ def main(argv=None):
 
     backend = keras.backend.backend()
     rows = []
-    for mode in modes:
-        if (mode == "jax") == (backend == "jax"):
-            rows += bench_mode(mode, sizes, args.repeats)
     info = {"machine": machine(), "repeats": args.repeats}
     if backend != "jax" and "jax" in modes:
-        # Keras fixes its backend at import: the JAX rows come from a second process.
+        # Keras fixes its backend at import: the JAX rows come from a second process, run first,
+        # while this one holds no [N, C] buffers.
         command = [sys.executable, __file__, "--sizes", args.sizes, "--repeats", str(args.repeats), "--modes", "jax", "--json", "-"]
-        output = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True)
+        output = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": "jax"}, stdout=subprocess.PIPE, text=True)
         if output.returncode != 0:
-            sys.exit(output.stderr)
+            sys.exit(f"the JAX benchmark failed with exit code {output.returncode}")
         jax_result = json.loads(output.stdout)
         rows += jax_result["rows"]
         info["machine_jax"] = jax_result["machine"]
+    for mode in modes:
+        if (mode == "jax") == (backend == "jax"):
+            rows += bench_mode(mode, sizes, args.repeats)
     result = {**info, "rows": rows}
     if args.json == "-":
         print(json.dumps(result))

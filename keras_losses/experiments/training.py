@@ -10,6 +10,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import keras
+
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
 
@@ -56,7 +58,9 @@ def get_strategy(name="auto"):
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        # Every GPU, or every logical CPU device where there is none (one, unless configured otherwise).
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([device.name for device in devices])
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
@@ -77,7 +81,6 @@ def is_chief(strategy):
 
 def set_mixed_precision(enabled, strategy):
     """mixed_bfloat16 on TPU, mixed_float16 elsewhere; returns the global policy's name."""
-    import keras
     import tensorflow as tf
 
     policy = "float32"
@@ -89,8 +92,6 @@ def set_mixed_precision(enabled, strategy):
 
 def make_optimizer(recipe, steps_per_epoch, batch_size=None):
     """The recipe's optimiser with its schedule, the learning rate scaled to `batch_size`."""
-    import keras
-
     learning_rate = recipe.learning_rate * (batch_size or recipe.batch_size) / recipe.batch_size
     total = max(1, recipe.epochs * steps_per_epoch)
     warmup = min(recipe.warmup_epochs * steps_per_epoch, total - 1)
@@ -113,24 +114,46 @@ def make_optimizer(recipe, steps_per_epoch, batch_size=None):
     return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay or None)
 
 
-def callbacks(output_dir, chief=True, monitor="val_accuracy", progress=True):
-    """BackupAndRestore (resume a killed run), the best model as `.keras`, TensorBoard and CSV logs.
-
-    Workers other than the chief write their copies to a scratch folder, as
-    multi-worker training needs every worker to save.
-    """
-    import keras
-
+def worker_dir(output_dir, chief=True):
+    """`output_dir` on the chief; a scratch folder of its own for every other worker, which must save too."""
     output_dir = Path(output_dir)
     target = output_dir if chief else output_dir / "workers" / f"scratch-{os.getpid()}"
     target.mkdir(parents=True, exist_ok=True)
-    result = [
-        keras.callbacks.BackupAndRestore(str(output_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(target / "best.keras"), monitor=monitor, save_best_only=True),
+    return target
+
+
+def callbacks(output_dir, chief=True, monitor="val_accuracy"):
+    """BackupAndRestore (resume a killed run), the best model as `.keras`, TensorBoard and CSV logs."""
+    target = worker_dir(output_dir, chief)
+    return [
+        keras.callbacks.BackupAndRestore(str(target / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(target / "best.keras"), monitor=monitor, mode="max" if "accuracy" in monitor else "min", save_best_only=True
+        ),
         keras.callbacks.TensorBoard(str(target / "logs")),
         keras.callbacks.CSVLogger(str(target / "training.csv"), append=True),
     ]
-    return result
+
+
+def distributable(dataset, strategy):
+    """Shards by data rather than by file under multi-worker training (tfds and generated sets have no files
+    to shard by)."""
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def finish(model, results, output_dir, chief=True):
+    """Saves `model.keras` and `results.json` on the chief (a scratch copy of the model elsewhere)."""
+    target = worker_dir(output_dir, chief)
+    model.save(target / "model.keras")
+    if chief:
+        results["model_path"] = str(target / "model.keras")
+        write_results(output_dir, results)
 
 
 def predict_logits(model, dataset):
