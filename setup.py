@@ -1,5 +1,8 @@
 from setuptools import find_packages, setup
 
+EXPERIMENTS = ["tensorflow>=2.16", "tensorflow-datasets", "tensorboard", "scikit-learn", "matplotlib", "rich"]
+TRANSLATION = ["keras-hub", "tensorflow-text", "sacrebleu"]
+
 setup(
     name="keras-losses",
     version="0.1.0",
@@ -12,25 +15,9 @@ setup(
     extras_require={
         "tensorflow": ["tensorflow>=2.16"],
         "jax": ["jax"],
-        "experiments": [
-            "tensorflow>=2.16",
-            "tensorflow-datasets",
-            "tensorboard",
-            "scikit-learn",
-            "matplotlib",
-            "rich",
-        ],
-        "translation": ["keras-hub", "tensorflow-text", "sacrebleu"],
-        "test": [
-            "tensorflow>=2.16",
-            "jax",
-            "tensorflow-datasets",
-            "tensorboard",
-            "scikit-learn",
-            "matplotlib",
-            "rich",
-            "pytest",
-        ],
+        "experiments": EXPERIMENTS,
+        "translation": EXPERIMENTS + TRANSLATION,
+        "test": EXPERIMENTS + TRANSLATION + ["jax", "pytest"],
     },
     entry_points={"console_scripts": ["keras-losses=keras_losses.cli:main"]},
 )
