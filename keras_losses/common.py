@@ -219,10 +219,10 @@ def standardize_labels(y_true, y_pred, label_smoothing=0.0, ignore_class=None, d
 def sparse_sum_of_squares(z, ids, true_weight, true_target):
     """Per example `sum_{i != y} z_i^2 + true_weight * (z_y - true_target)^2`, with a fused gradient.
 
-    The gradient `2 * (z_i - t_i) * w_i` is written directly: one pass over
-    `z` plus an update of one entry per example, where autodiff would add a
-    scatter of the gathered value and a broadcast of the row sum. The true-class
-    value is gathered from the flattened logits (no one-hot).
+    The gradient `2 * w_i * (z_i - t_i)` is written as one element-wise
+    expression (a `where` on the true class), where autodiff would add a scatter
+    of the gathered value and a broadcast of the row sum; XLA fuses it into a
+    single pass. The true-class value is gathered from the flattened logits.
     """
     num_classes = z.shape[-1]
     rows = ops.reshape(z, (-1, num_classes))
@@ -237,11 +237,9 @@ def sparse_sum_of_squares(z, ids, true_weight, true_target):
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
             scale = 2.0 * upstream
-            flat_grad = ops.reshape(ops.expand_dims(scale, -1) * rows, (-1,))
-            flat_grad = ops.scatter_update(
-                flat_grad, ops.expand_dims(index, -1), scale * true_weight * (true_value - true_target)
-            )
-            return ops.reshape(flat_grad, ops.shape(rows))
+            is_true = ops.equal(ops.arange(num_classes, dtype="int32")[None, :], flat_ids[:, None])
+            true_grad = scale * true_weight * (true_value - true_target)
+            return ops.where(is_true, true_grad[:, None], scale[:, None] * rows)
 
         return value, grad
 
