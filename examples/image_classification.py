@@ -24,11 +24,9 @@ import os
 import time
 from dataclasses import replace
 
-LOSSES = ("ce", "square", "encouraging", "conservative_encouraging", "squentropy")
-
 
 def build_parser():
-    from keras_losses.experiments import datasets, models, training
+    from keras_losses.experiments import datasets, loss_specs, models, training
 
     recipes = "; ".join(
         f"{name}: {r.optimizer} lr {r.learning_rate} per {r.batch_size}, {r.schedule}, wd {r.weight_decay}, "
@@ -42,11 +40,7 @@ def build_parser():
     )
     parser.add_argument("--dataset", default="cifar10", choices=tuple(datasets.IMAGE_DATASETS))
     parser.add_argument("--model", default="resnet50", choices=models.MODELS)
-    parser.add_argument("--loss", default="ce", choices=LOSSES)
-    parser.add_argument("--k", type=float, help="square loss: weight of the true class (default: the paper's for C)")
-    parser.add_argument("--m", type=float, help="square loss: target of the true class (default: the paper's for C)")
-    parser.add_argument("--log-end", type=float, help="(conservative) encouraging loss: LE (defaults 1.0 / 0.75)")
-    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    loss_specs.add_loss_arguments(parser)
     parser.add_argument("--epochs", type=int, help="default: the dataset's recipe")
     parser.add_argument("--batch-size", type=int, help="per replica; the global batch is this x replicas "
                         "(default: the recipe's batch / replicas)")
@@ -54,23 +48,11 @@ def build_parser():
                         "the global batch")
     parser.add_argument("--schedule", choices=("cosine", "step", "constant"), help="default: the recipe's")
     parser.add_argument("--weight-decay", type=float, help="default: the recipe's")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output-dir", default="runs/image_classification")
-    parser.add_argument("--strategy", default="auto", choices=training.STRATEGIES)
-    parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU) / mixed_bfloat16 (TPU)")
-    parser.add_argument("--mock-data", type=int, metavar="N", help="N random examples per split, offline")
     parser.add_argument("--image-size", type=int, help="default: 32 for CIFAR, 224 for ImageNet")
     parser.add_argument("--steps-per-epoch", type=int)
     parser.add_argument("--validation-steps", type=int, help="default: the whole test split")
+    training.add_run_arguments(parser, output_dir="runs/image_classification")
     return parser
-
-
-def loss_spec(args):
-    if args.loss == "square" and (args.k is not None or args.m is not None):
-        return f"square:{args.k or 1.0},{args.m or 1.0}"
-    if args.loss in ("encouraging", "conservative_encouraging") and args.log_end is not None:
-        return f"{args.loss}:{args.log_end}"
-    return args.loss
 
 
 def main(argv=None):
@@ -99,7 +81,7 @@ def main(argv=None):
     if args.validation_steps:
         test = test.take(args.validation_steps)
     steps = args.steps_per_epoch or max(1, data.train_size // global_batch)
-    spec = loss_spec(args)
+    spec = loss_specs.spec_from_arguments(args)
     top_k = (1, 5) if data.num_classes >= 100 else (1,)
     with strategy.scope():
         model = models.build(args.model, data.input_shape, data.num_classes)

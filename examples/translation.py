@@ -22,11 +22,9 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-LOSSES = ("ce", "square", "encouraging", "conservative_encouraging", "squentropy")
-
 
 def build_parser():
-    from keras_losses.experiments import training, translation
+    from keras_losses.experiments import loss_specs, training, translation
 
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -38,11 +36,7 @@ def build_parser():
     parser.add_argument("--heads", type=int, help="override the preset")
     parser.add_argument("--feedforward-dim", type=int, help="override the preset")
     parser.add_argument("--dropout", type=float, help="override the preset")
-    parser.add_argument("--loss", default="ce", choices=LOSSES)
-    parser.add_argument("--k", type=float, help="square loss: weight of the true class (default: the paper's for C)")
-    parser.add_argument("--m", type=float, help="square loss: target of the true class (default: the paper's for C)")
-    parser.add_argument("--log-end", type=float, help="(conservative) encouraging loss: LE")
-    parser.add_argument("--label-smoothing", type=float, default=0.1)
+    loss_specs.add_loss_arguments(parser, label_smoothing=0.1)
     parser.add_argument("--vocabulary-size", type=int, default=8000, help="WordPiece vocabulary size per language")
     parser.add_argument("--sequence-length", type=int, default=64, help="tokens per sentence (longer are cut)")
     parser.add_argument("--epochs", type=int, default=30)
@@ -52,20 +46,8 @@ def build_parser():
     parser.add_argument("--learning-rate-scale", type=float, default=1.0, help="multiplies the schedule")
     parser.add_argument("--beams", type=int, default=4, help="beam size for the test translations (1: greedy)")
     parser.add_argument("--test-sentences", type=int, help="translate at most this many test sentences")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output-dir", default="runs/translation")
-    parser.add_argument("--strategy", default="auto", choices=training.STRATEGIES)
-    parser.add_argument("--mixed-precision", action="store_true")
-    parser.add_argument("--mock-data", type=int, metavar="N", help="N random sentence pairs per split, offline")
+    training.add_run_arguments(parser, output_dir="runs/translation")
     return parser
-
-
-def loss_spec(args):
-    if args.loss == "square" and (args.k is not None or args.m is not None):
-        return f"square:{args.k or 1.0},{args.m or 1.0}"
-    if args.loss in ("encouraging", "conservative_encouraging") and args.log_end is not None:
-        return f"{args.loss}:{args.log_end}"
-    return args.loss
 
 
 def main(argv=None):
@@ -103,7 +85,7 @@ def main(argv=None):
     steps = args.steps_per_epoch or max(1, train_size // global_batch)
 
     vocabulary = target_tokenizer.vocabulary_size()
-    spec = loss_spec(args)
+    spec = loss_specs.spec_from_arguments(args)
     with strategy.scope():
         model = translation.build_transformer(
             source_tokenizer.vocabulary_size(), vocabulary, args.sequence_length, preset

@@ -39,6 +39,15 @@ RECIPES = {
 }
 
 
+def add_run_arguments(parser, output_dir):
+    """The example programs' run flags: --seed, --output-dir, --strategy, --mixed-precision, --mock-data."""
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--output-dir", default=output_dir)
+    parser.add_argument("--strategy", default="auto", choices=STRATEGIES)
+    parser.add_argument("--mixed-precision", action="store_true", help="mixed_float16 (GPU) / mixed_bfloat16 (TPU)")
+    parser.add_argument("--mock-data", type=int, metavar="N", help="N random examples per split (tfds), offline")
+
+
 def get_strategy(name="auto"):
     """A `tf.distribute` strategy. `auto`: TPU if one is reachable, multi-worker when `TF_CONFIG`
     names a cluster, mirrored across several GPUs, else the default strategy."""

@@ -147,7 +147,7 @@ def translate(model, source_tokenizer, target_tokenizer, sentences, sequence_len
         # The beam sampler flattens (sentence, beam) into the batch axis, beams of a sentence adjacent.
         context = ops.repeat(encoder_tokens, beams, axis=0) if beams > 1 else encoder_tokens
 
-        def next_token_logits(prompt, cache, index):
+        def next_token_logits(prompt, cache, index, context=context):
             return model([context, prompt])[:, index - 1, :], None, cache
 
         prompt = np.zeros((len(batch), sequence_length), "int32")
