@@ -49,3 +49,30 @@ def run_function(fn):
 
         return jax.jit(fn)
     return fn
+
+
+def run_script_on_two_cpus(script, arguments, timeout=900):
+    """Runs an example script in a fresh process with two logical CPU devices (for MirroredStrategy).
+
+    A process of its own: TensorFlow's collective ops of one MirroredStrategy can collide with those of
+    another created later in the same process.
+    """
+    import os
+    import subprocess
+    import sys
+
+    bootstrap = (
+        "import runpy, sys, tensorflow as tf; "
+        "cpu = tf.config.list_physical_devices('CPU')[0]; "
+        "tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2); "
+        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", bootstrap, str(script), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout

@@ -14,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers import run_script_on_two_cpus
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
 
@@ -64,11 +65,13 @@ def test_each_model_and_loss_family_default_strategy(example, tmp_path, model, l
 
 
 @pytest.mark.parametrize("loss", ["encouraging", "square"])
-def test_mirrored_strategy_on_two_logical_cpus(example, tmp_path, loss):
-    results = example["main"](
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path, loss):
+    run_script_on_two_cpus(
+        SCRIPT,
         ["--dataset", "cifar100", "--model", "resnet50", "--loss", loss, *SMALL, "--strategy", "mirrored",
-         "--output-dir", str(tmp_path)]
+         "--output-dir", str(tmp_path)],
     )
+    results = json.loads((tmp_path / "results.json").read_text())
     saved, reloaded = check_run(results, tmp_path, loss)
     assert saved["strategy"] == "MirroredStrategy" and saved["replicas"] == 2 and saved["global_batch_size"] == 16
     assert "top5_accuracy" in saved and saved["top5_accuracy"] >= saved["accuracy"]

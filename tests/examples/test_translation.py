@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from helpers import run_script_on_two_cpus
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
 
@@ -37,8 +38,10 @@ def test_each_loss_family_trains_decodes_and_scores(example, tmp_path, loss):
     assert results["loss_config"]["label_smoothing"] == 0.1 and results["replicas"] == 1
 
 
-def test_mirrored_strategy_on_two_logical_cpus(example, tmp_path):
-    example["main"](["--loss", "conservative_encouraging", *SMALL, "--strategy", "mirrored", "--output-dir", str(tmp_path)])
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    run_script_on_two_cpus(
+        SCRIPT, ["--loss", "conservative_encouraging", *SMALL, "--strategy", "mirrored", "--output-dir", str(tmp_path)]
+    )
     results = check_run(tmp_path, "conservative_encouraging")
     assert results["strategy"] == "MirroredStrategy" and results["replicas"] == 2 and results["global_batch_size"] == 8
 
