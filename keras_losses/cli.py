@@ -4,10 +4,10 @@ import argparse
 import os
 import sys
 
+from keras_losses.experiments.datasets import DATASETS
 from keras_losses.experiments.loss_specs import SPEC_HELP
-
-DATASET_CHOICES = ("digits", "cifar10", "cifar100", "imagenet2012")
-MODEL_CHOICES = ("mlp", "cnn", "resnet50", "efficientnet_b0")
+from keras_losses.experiments.models import MODELS
+from keras_losses.experiments.training import STRATEGIES
 
 
 def build_parser():
@@ -20,9 +20,9 @@ def build_parser():
         "of test accuracy, NLL, ECE and training time per loss, and save results.json, runs.csv, summary.csv.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    compare.add_argument("--dataset", default="digits", choices=DATASET_CHOICES,
+    compare.add_argument("--dataset", default="digits", choices=DATASETS,
                          help="digits ships with scikit-learn (offline); the others come from tensorflow-datasets")
-    compare.add_argument("--model", choices=MODEL_CHOICES, help="default: mlp for digits, resnet50 otherwise")
+    compare.add_argument("--model", choices=MODELS, help="default: mlp for digits, resnet50 otherwise")
     compare.add_argument("--losses", default="ce,square,encouraging,conservative_encouraging:0.75,squentropy",
                          help=f"comma-separated; each one of: {SPEC_HELP}")
     compare.add_argument("--seeds", type=int, default=3, help="seeds per loss (the spread over seeds is reported)")
@@ -32,7 +32,7 @@ def build_parser():
     compare.add_argument("--label-smoothing", type=float, default=0.0)
     compare.add_argument("--output-dir", default="keras-losses-compare")
     compare.add_argument("--plot", action="store_true", help="also write comparison.png")
-    compare.add_argument("--strategy", default="default", choices=("auto", "default", "mirrored", "multi_worker", "tpu"))
+    compare.add_argument("--strategy", default="default", choices=STRATEGIES)
     compare.add_argument("--mock-data", type=int, metavar="N", help="N random examples per split (tfds sets, offline)")
     compare.add_argument("--image-size", type=int, help="resize tfds images to this size")
     compare.add_argument("--steps-per-epoch", type=int)
@@ -46,17 +46,16 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from rich.console import Console
 
-    from keras_losses.experiments import compare, loss_specs
+    from keras_losses.experiments import compare
 
-    try:
-        for spec in loss_specs.split_specs(args.losses):
-            loss_specs.build_loss(spec, num_classes=2, label_smoothing=args.label_smoothing)
-    except ValueError as error:
-        parser.error(str(error))
     for name in ("seeds", "epochs", "batch_size", "steps_per_epoch", "mock_data", "image_size"):
         value = getattr(args, name)
         if value is not None and value < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1. Received: {value}")
+    try:
+        compare.check_arguments(args.dataset, args.model, args.losses, args.seeds, args.label_smoothing)
+    except ValueError as error:
+        parser.error(str(error))
 
     summary = compare.compare(
         dataset=args.dataset,

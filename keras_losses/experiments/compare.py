@@ -43,16 +43,7 @@ def compare(
     import keras
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    specs = loss_specs.split_specs(losses)
-    for spec in specs:  # fail on a bad specification before any data is loaded
-        loss_specs.build_loss(spec, num_classes=2, label_smoothing=label_smoothing)
-    if seeds < 1:
-        raise ValueError(f"--seeds must be at least 1. Received: {seeds}")
-    model = model or models.DEFAULT_MODEL[dataset]
-    if model not in models.MODELS:
-        raise ValueError(f"unknown model {model!r}; expected one of: {', '.join(models.MODELS)}")
-    if dataset not in datasets.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of: {', '.join(datasets.DATASETS)}")
+    specs, model = check_arguments(dataset, model, losses, seeds, label_smoothing)
     recipe = training.RECIPES[dataset]
     recipe = replace(
         recipe,
@@ -127,6 +118,21 @@ def compare(
     if plot:
         summary["plot"] = str(plot_runs(runs, output_dir / "comparison.png", title=f"{model} on {dataset}"))
     return summary
+
+
+def check_arguments(dataset, model, losses, seeds, label_smoothing=0.0):
+    """Validates the comparison's arguments before any data is loaded; returns (loss specs, model name)."""
+    if dataset not in datasets.DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of: {', '.join(datasets.DATASETS)}")
+    model = model or models.DEFAULT_MODEL[dataset]
+    if model not in models.MODELS:
+        raise ValueError(f"unknown model {model!r}; expected one of: {', '.join(models.MODELS)}")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be at least 1. Received: {seeds}")
+    specs = loss_specs.split_specs(losses)
+    for spec in specs:
+        loss_specs.build_loss(spec, num_classes=2, label_smoothing=label_smoothing)
+    return specs, model
 
 
 def summarize(runs):
