@@ -1,7 +1,7 @@
 """The `keras-losses` command: `keras-losses compare` trains a model with each loss and tells which wins."""
 
 import argparse
-import os
+import logging
 import sys
 
 from keras_losses.experiments.datasets import DATASETS
@@ -43,7 +43,7 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices: one model per run is intended
     from rich.console import Console
 
     from keras_losses.experiments import compare

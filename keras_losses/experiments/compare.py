@@ -178,6 +178,8 @@ def format_table(summary):
 
 
 def note(summary):
+    if all(row["seeds"] == 1 for row in summary["losses"]):
+        return f"Best: {summary['best']}, from one seed: run --seeds 3 or more to compare with the seed-to-seed spread."
     if not summary["within_one_std_of_best"]:
         return f"Best: {summary['best']}, by more than one standard deviation."
     others = ", ".join(summary["within_one_std_of_best"])

@@ -98,3 +98,11 @@ def test_installed_console_script(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "squentropy *" in result.stdout and (tmp_path / "results.json").exists()
+
+
+def test_note_with_one_seed_does_not_claim_significance():
+    from keras_losses.experiments.compare import note
+
+    summary = {"losses": [{"loss": "ce", "seeds": 1}, {"loss": "square", "seeds": 1}], "best": "ce",
+               "within_one_std_of_best": []}
+    assert "one seed" in note(summary) and "more than one standard deviation" not in note(summary)
