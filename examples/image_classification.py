@@ -20,7 +20,6 @@ rerun the same command after a crash and training resumes from the last complete
 """
 
 import argparse
-import os
 import time
 from dataclasses import replace
 
@@ -57,7 +56,6 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from keras_losses.experiments import datasets, loss_specs, metrics, models, training

@@ -17,7 +17,6 @@ backup/restore, logging and `results.json` conventions as examples/image_classif
 """
 
 import argparse
-import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -52,7 +51,6 @@ def build_parser():
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from keras_losses.experiments import loss_specs, metrics, training, translation
