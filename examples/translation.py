@@ -37,7 +37,7 @@ def build_parser():
     parser.add_argument("--dropout", type=float, help="override the preset")
     loss_specs.add_loss_arguments(parser, label_smoothing=0.1)
     parser.add_argument("--vocabulary-size", type=int, default=8000, help="WordPiece vocabulary size per language")
-    parser.add_argument("--sequence-length", type=int, default=64, help="tokens per sentence (longer are cut)")
+    parser.add_argument("--sequence-length", type=int, default=translation.SEQUENCE_LENGTH, help="tokens per sentence (longer are cut)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64, help="sentence pairs per replica")
     parser.add_argument("--steps-per-epoch", type=int)
@@ -88,9 +88,8 @@ def main(argv=None):
         model = translation.build_transformer(
             source_tokenizer.vocabulary_size(), vocabulary, args.sequence_length, preset
         )
-        schedule = translation.InverseSquareRootSchedule(preset.model_dim, args.warmup_steps, args.learning_rate_scale)
         model.compile(
-            optimizer=keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9),
+            optimizer=translation.make_optimizer(preset, args.warmup_steps, args.learning_rate_scale),
             loss=loss_specs.build_loss(spec, vocabulary, args.label_smoothing, ignore_class=translation.PAD_ID),
             metrics=[translation.MaskedTokenAccuracy()],
         )

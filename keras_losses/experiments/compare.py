@@ -7,10 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_losses.experiments import datasets, loss_specs, metrics, models, training
+from keras_losses.experiments import datasets, loss_specs, metrics, models, training, translation
 
 DEFAULT_LOSSES = "ce,square,encouraging,conservative_encouraging:0.75,squentropy"
+BLEU_SENTENCES = 200  # test sentences decoded (greedily) for BLEU on translation sets
 METRICS = ("accuracy", "nll", "ece", "train_seconds")
+DATASETS = datasets.DATASETS + translation.TRANSLATION_DATASETS
+TRANSLATION_MODELS = tuple(f"transformer_{name}" for name in translation.PRESETS)
 
 
 @dataclass
@@ -52,49 +55,35 @@ def compare(
         learning_rate=learning_rate or recipe.learning_rate,
     )
     strategy = training.get_strategy(strategy)
-    data = datasets.load(dataset, recipe.batch_size, image_size=image_size, mock_data=mock_data)
-    steps = steps_per_epoch or max(1, data.train_size // recipe.batch_size)
-    top_k = (1, 5) if data.num_classes >= 100 else (1,)
+    make_task = _translation_task if dataset in translation.TRANSLATION_DATASETS else _classification_task
+    task = make_task(dataset, model, recipe, label_smoothing, mock_data, image_size, steps_per_epoch)
 
     runs = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
-        task = bar.add_task("training", total=len(specs) * seeds * recipe.epochs)
-        advance = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.advance(task))
+        bar_task = bar.add_task("training", total=len(specs) * seeds * recipe.epochs)
+        advance = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.advance(bar_task))
         for spec in specs:
             for seed in range(seeds):
-                bar.update(task, description=f"{spec} seed {seed}")
+                bar.update(bar_task, description=f"{spec} seed {seed}")
                 keras.utils.set_random_seed(seed)
                 with strategy.scope():
-                    network = models.build(model, data.input_shape, data.num_classes)
-                    network.compile(
-                        optimizer=training.make_optimizer(recipe, steps),
-                        loss=loss_specs.build_loss(spec, data.num_classes, label_smoothing),
-                        metrics=["accuracy"],
-                    )
+                    network = task.build(spec)
                 start = time.perf_counter()
                 history = network.fit(
-                    data.train.repeat() if steps_per_epoch else data.train,
+                    task.train.repeat() if steps_per_epoch else task.train,
                     epochs=recipe.epochs,
                     steps_per_epoch=steps_per_epoch,
-                    validation_data=data.test,
+                    validation_data=task.test,
                     callbacks=[advance],
                     shuffle=False,  # the pipeline shuffles
                     verbose=0,
                 )
                 train_seconds = time.perf_counter() - start
-                logits, labels = training.predict_logits(network, data.test)
-                run_metrics = metrics.classification_metrics(logits, labels, top_k=top_k)
+                run_metrics, true_probabilities = task.evaluate(network)
                 run_metrics["train_seconds"] = train_seconds
-                runs.append(
-                    Run(
-                        spec,
-                        seed,
-                        run_metrics,
-                        [float(a) for a in history.history["val_accuracy"]],
-                        metrics.true_class_probabilities(logits, labels),
-                    )
-                )
+                accuracy = history.history[f"val_{task.accuracy_metric}"]
+                runs.append(Run(spec, seed, run_metrics, [float(a) for a in accuracy], true_probabilities))
 
     summary = summarize(runs)
     output_dir = Path(output_dir)
@@ -120,13 +109,80 @@ def compare(
     return summary
 
 
+@dataclass
+class Task:
+    """What the comparison needs of a data set: pipelines, a compiled model per loss, an evaluation."""
+
+    train: object
+    test: object
+    build: object  # spec -> compiled keras.Model (called inside the strategy's scope)
+    evaluate: object  # model -> (metrics dict, true-class probabilities)
+    accuracy_metric: str
+
+
+def _classification_task(dataset, model, recipe, label_smoothing, mock_data, image_size, steps_per_epoch):
+    data = datasets.load(dataset, recipe.batch_size, image_size=image_size, mock_data=mock_data)
+    steps = steps_per_epoch or max(1, data.train_size // recipe.batch_size)
+    top_k = (1, 5) if data.num_classes >= 100 else (1,)
+
+    def build(spec):
+        network = models.build(model, data.input_shape, data.num_classes)
+        network.compile(
+            optimizer=training.make_optimizer(recipe, steps),
+            loss=loss_specs.build_loss(spec, data.num_classes, label_smoothing),
+            metrics=["accuracy"],
+        )
+        return network
+
+    def evaluate(network):
+        logits, labels = training.predict_logits(network, data.test)
+        return metrics.classification_metrics(logits, labels, top_k=top_k), metrics.true_class_probabilities(logits, labels)
+
+    return Task(data.train, data.test, build, evaluate, "accuracy")
+
+
+def _translation_task(dataset, model, recipe, label_smoothing, mock_data, image_size, steps_per_epoch):
+    """Next-token metrics (accuracy, NLL, ECE over non-padding tokens) and greedy BLEU on the test split."""
+    import tempfile
+
+    train_pairs, test_pairs = translation.load_pairs(dataset, mock_data)
+    vocabulary_dir = Path(tempfile.mkdtemp(prefix="keras-losses-vocabulary-"))
+    source = translation.train_tokenizer(train_pairs.map(lambda s, t: s), 8000, vocabulary_dir / "source.txt")
+    target = translation.train_tokenizer(train_pairs.map(lambda s, t: t), 8000, vocabulary_dir / "target.txt")
+    length = translation.SEQUENCE_LENGTH
+    train = translation.make_batches(train_pairs, source, target, length, recipe.batch_size, shuffle_seed=0)
+    test = translation.make_batches(test_pairs, source, target, length, recipe.batch_size)
+    sentences = [(s.numpy().decode("utf-8"), t.numpy().decode("utf-8")) for s, t in test_pairs.take(BLEU_SENTENCES)]
+    preset = translation.PRESETS[model.removeprefix("transformer_")]
+
+    def build(spec):
+        network = translation.build_transformer(source.vocabulary_size(), target.vocabulary_size(), length, preset)
+        network.compile(
+            optimizer=translation.make_optimizer(preset),
+            loss=loss_specs.build_loss(spec, target.vocabulary_size(), label_smoothing, ignore_class=translation.PAD_ID),
+            metrics=[translation.MaskedTokenAccuracy()],
+        )
+        return network
+
+    def evaluate(network):
+        batches = ((network.predict_on_batch(x), y.numpy()) for x, y in test)
+        results, true_probabilities = metrics.token_metrics(batches, translation.PAD_ID)
+        hypotheses = translation.translate(network, source, target, [s for s, _ in sentences], length)
+        results["bleu"] = metrics.bleu(hypotheses, [t for _, t in sentences])
+        return results, true_probabilities
+
+    return Task(train, test, build, evaluate, "token_accuracy")
+
+
 def check_arguments(dataset, model, losses, seeds, label_smoothing=0.0):
     """Validates the comparison's arguments before any data is loaded; returns (loss specs, model name)."""
-    if dataset not in datasets.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; expected one of: {', '.join(datasets.DATASETS)}")
-    model = model or models.DEFAULT_MODEL[dataset]
-    if model not in models.MODELS:
-        raise ValueError(f"unknown model {model!r}; expected one of: {', '.join(models.MODELS)}")
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of: {', '.join(DATASETS)}")
+    translating = dataset in translation.TRANSLATION_DATASETS
+    model = model or ("transformer_base" if translating else models.DEFAULT_MODEL[dataset])
+    allowed = TRANSLATION_MODELS if translating else models.MODELS
+    if model not in allowed:
+        raise ValueError(f"model {model!r} does not fit {dataset!r}; expected one of: {', '.join(allowed)}")
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1. Received: {seeds}")
     specs = loss_specs.split_specs(losses)

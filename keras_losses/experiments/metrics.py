@@ -11,8 +11,11 @@ def softmax(logits):
 
 def expected_calibration_error(probabilities, labels, bins=15):
     """ECE with `bins` equal-width confidence bins (Guo et al., 2017), confidence = max probability."""
-    confidence = probabilities.max(axis=-1)
-    correct = probabilities.argmax(axis=-1) == labels
+    return calibration_error(probabilities.max(axis=-1), probabilities.argmax(axis=-1) == labels, bins)
+
+
+def calibration_error(confidence, correct, bins=15):
+    """ECE from each prediction's confidence and whether it was right."""
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
     error = 0.0
@@ -44,6 +47,29 @@ def classification_metrics(logits, labels, top_k=(1,)):
     results["nll"] = float(-np.log(np.maximum(true_probability, 1e-12)).mean())
     results["ece"] = expected_calibration_error(probabilities, labels)
     return results
+
+
+def token_metrics(batches, padding_id=0):
+    """Token accuracy, NLL and ECE over the non-padding labels of `(logits [B, L, V], labels [B, L])` batches.
+
+    Streams: only per-token numbers are kept, never the logits of the whole test set.
+    Returns the metrics and the true-class probability of every token.
+    """
+    confidence, correct, true_probability = [], [], []
+    for logits, labels in batches:
+        valid = labels != padding_id
+        probabilities = softmax(logits[valid])
+        targets = labels[valid].astype(int)
+        confidence.append(probabilities.max(axis=-1))
+        correct.append(probabilities.argmax(axis=-1) == targets)
+        true_probability.append(probabilities[np.arange(len(targets)), targets])
+    confidence, correct, true_probability = (np.concatenate(x) for x in (confidence, correct, true_probability))
+    results = {
+        "accuracy": float(correct.mean()),
+        "nll": float(-np.log(np.maximum(true_probability, 1e-12)).mean()),
+        "ece": calibration_error(confidence, correct),
+    }
+    return results, true_probability
 
 
 def bleu(hypotheses, references):

@@ -24,7 +24,7 @@ class Recipe:
     batch_size: int
     epochs: int
     weight_decay: float
-    schedule: str  # "constant", "cosine", or "step" (x0.1 at 1/3, 2/3 and 8/9 of training)
+    schedule: str  # "constant", "cosine", "step" (x0.1 at 1/3, 2/3 and 8/9 of training), "inverse_sqrt"
     warmup_epochs: int = 0
 
 
@@ -36,6 +36,9 @@ RECIPES = {
     "cifar100": Recipe("sgd", 0.1, 128, 200, 5e-4, "cosine"),
     # Standard ImageNet recipe (Goyal et al.): lr 0.1 per 256, 5 warm-up epochs, steps at 30/60/80, wd 1e-4.
     "imagenet2012": Recipe("sgd", 0.1, 256, 90, 1e-4, "step", warmup_epochs=5),
+    # Translation: batch and epochs only; the optimiser is translation.make_optimizer (inverse-sqrt warm-up).
+    "ted_hrlr_translate/pt_to_en": Recipe("adam", 1.0, 64, 30, 0.0, "inverse_sqrt"),
+    "wmt14_translate/de-en": Recipe("adam", 1.0, 64, 30, 0.0, "inverse_sqrt"),
 }
 
 

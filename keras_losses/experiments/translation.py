@@ -10,6 +10,7 @@ from keras import ops
 TRANSLATION_DATASETS = ("ted_hrlr_translate/pt_to_en", "wmt14_translate/de-en")
 RESERVED_TOKENS = ["[PAD]", "[UNK]", "[START]", "[END]"]
 PAD_ID, START_ID, END_ID = 0, 2, 3
+SEQUENCE_LENGTH = 64  # tokens per sentence, the examples' default
 
 
 @dataclass
@@ -118,6 +119,12 @@ class InverseSquareRootSchedule(keras.optimizers.schedules.LearningRateSchedule)
 
     def get_config(self):
         return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps, "scale": self.scale}
+
+
+def make_optimizer(preset, warmup_steps=4000, scale=1.0):
+    """Adam (0.9, 0.98, 1e-9) with the inverse-square-root warm-up, as in the Transformer paper."""
+    schedule = InverseSquareRootSchedule(preset.model_dim, warmup_steps, scale)
+    return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")

@@ -106,3 +106,25 @@ def test_note_with_one_seed_does_not_claim_significance():
     summary = {"losses": [{"loss": "ce", "seeds": 1}, {"loss": "square", "seeds": 1}], "best": "ce",
                "within_one_std_of_best": []}
     assert "one seed" in note(summary) and "more than one standard deviation" not in note(summary)
+
+
+def test_compare_on_a_mock_translation_set_reports_token_metrics_and_bleu(tmp_path, capsys):
+    code = cli.main(
+        ["compare", "--dataset", "ted_hrlr_translate/pt_to_en", "--model", "transformer_tiny", "--mock-data", "12",
+         "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "2", "--seeds", "1",
+         "--losses", "ce,encouraging:0.75", "--label-smoothing", "0.1", "--output-dir", str(tmp_path), "--plot",
+         "--no-progress"]
+    )
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["config"]["model"] == "transformer_tiny" and len(results["runs"]) == 2
+    for run in results["runs"]:
+        assert 0.0 <= run["metrics"]["bleu"] <= 100.0 and 0.0 <= run["metrics"]["accuracy"] <= 1.0
+        assert run["metrics"]["nll"] > 0 and len(run["accuracy_per_epoch"]) == 1
+    assert "bleu" in capsys.readouterr().out and (tmp_path / "comparison.png").exists()
+
+
+def test_image_model_on_a_translation_set_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["compare", "--dataset", "wmt14_translate/de-en", "--model", "resnet50"])
+    assert "does not fit 'wmt14_translate/de-en'" in capsys.readouterr().err
