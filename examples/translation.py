@@ -68,12 +68,7 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
 
     train_pairs, test_pairs = translation.load_pairs(args.dataset, args.mock_data)
-    source_tokenizer = translation.train_tokenizer(
-        train_pairs.map(lambda s, t: s), args.vocabulary_size, output_dir / "source_vocabulary.txt"
-    )
-    target_tokenizer = translation.train_tokenizer(
-        train_pairs.map(lambda s, t: t), args.vocabulary_size, output_dir / "target_vocabulary.txt"
-    )
+    source_tokenizer, target_tokenizer = translation.train_tokenizers(train_pairs, args.vocabulary_size, output_dir)
     batches = lambda pairs, seed=None: translation.make_batches(  # noqa: E731
         pairs, source_tokenizer, target_tokenizer, args.sequence_length, global_batch, seed
     )
@@ -82,16 +77,11 @@ def main(argv=None):
     train_size = args.mock_data or sum(1 for _ in train_pairs)
     steps = args.steps_per_epoch or max(1, train_size // global_batch)
 
-    vocabulary = target_tokenizer.vocabulary_size()
     spec = loss_specs.spec_from_arguments(args)
     with strategy.scope():
-        model = translation.build_transformer(
-            source_tokenizer.vocabulary_size(), vocabulary, args.sequence_length, preset
-        )
-        model.compile(
-            optimizer=translation.make_optimizer(preset, args.warmup_steps, args.learning_rate_scale),
-            loss=loss_specs.build_loss(spec, vocabulary, args.label_smoothing, ignore_class=translation.PAD_ID),
-            metrics=[translation.MaskedTokenAccuracy()],
+        model = translation.compiled_translator(
+            spec, source_tokenizer, target_tokenizer, args.sequence_length, preset, args.label_smoothing,
+            args.warmup_steps, args.learning_rate_scale,
         )
 
     chief = training.is_chief(strategy)
@@ -107,7 +97,7 @@ def main(argv=None):
     train_seconds = time.perf_counter() - start
     evaluation = model.evaluate(test, verbose=0, return_dict=True)
 
-    pairs = [(s.numpy().decode("utf-8"), t.numpy().decode("utf-8")) for s, t in test_pairs.take(args.test_sentences or -1)]
+    pairs = translation.sentence_pairs(test_pairs, args.test_sentences)
     sources, references = [p[0] for p in pairs], [p[1] for p in pairs]
     hypotheses = translation.translate(
         model, source_tokenizer, target_tokenizer, sources, args.sequence_length, beams=args.beams
@@ -119,7 +109,7 @@ def main(argv=None):
         "label_smoothing": args.label_smoothing,
         "preset": args.preset,
         "architecture": preset,
-        "vocabulary_sizes": {"source": source_tokenizer.vocabulary_size(), "target": vocabulary},
+        "vocabulary_sizes": {"source": source_tokenizer.vocabulary_size(), "target": target_tokenizer.vocabulary_size()},
         "global_batch_size": global_batch,
         "strategy": type(strategy).__name__,
         "replicas": strategy.num_replicas_in_sync,

@@ -146,23 +146,15 @@ def _translation_task(dataset, model, recipe, label_smoothing, mock_data, image_
     import tempfile
 
     train_pairs, test_pairs = translation.load_pairs(dataset, mock_data)
-    vocabulary_dir = Path(tempfile.mkdtemp(prefix="keras-losses-vocabulary-"))
-    source = translation.train_tokenizer(train_pairs.map(lambda s, t: s), 8000, vocabulary_dir / "source.txt")
-    target = translation.train_tokenizer(train_pairs.map(lambda s, t: t), 8000, vocabulary_dir / "target.txt")
+    source, target = translation.train_tokenizers(train_pairs, 8000, tempfile.mkdtemp(prefix="keras-losses-vocabulary-"))
     length = translation.SEQUENCE_LENGTH
     train = translation.make_batches(train_pairs, source, target, length, recipe.batch_size, shuffle_seed=0)
     test = translation.make_batches(test_pairs, source, target, length, recipe.batch_size)
-    sentences = [(s.numpy().decode("utf-8"), t.numpy().decode("utf-8")) for s, t in test_pairs.take(BLEU_SENTENCES)]
+    sentences = translation.sentence_pairs(test_pairs, BLEU_SENTENCES)
     preset = translation.PRESETS[model.removeprefix("transformer_")]
 
     def build(spec):
-        network = translation.build_transformer(source.vocabulary_size(), target.vocabulary_size(), length, preset)
-        network.compile(
-            optimizer=translation.make_optimizer(preset),
-            loss=loss_specs.build_loss(spec, target.vocabulary_size(), label_smoothing, ignore_class=translation.PAD_ID),
-            metrics=[translation.MaskedTokenAccuracy()],
-        )
-        return network
+        return translation.compiled_translator(spec, source, target, length, preset, label_smoothing)
 
     def evaluate(network):
         batches = ((network.predict_on_batch(x), y.numpy()) for x, y in test)

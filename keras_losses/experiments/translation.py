@@ -7,6 +7,8 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from keras_losses.experiments import loss_specs
+
 TRANSLATION_DATASETS = ("ted_hrlr_translate/pt_to_en", "wmt14_translate/de-en")
 RESERVED_TOKENS = ["[PAD]", "[UNK]", "[START]", "[END]"]
 PAD_ID, START_ID, END_ID = 0, 2, 3
@@ -59,6 +61,20 @@ def train_tokenizer(sentences, vocabulary_size, path):
     return load_tokenizer(path)
 
 
+def train_tokenizers(pairs, vocabulary_size, directory):
+    """Source and target tokenizers trained on a dataset of (source, target) sentences, saved in `directory`
+    as `source_vocabulary.txt` and `target_vocabulary.txt`."""
+    directory = Path(directory)
+    source = train_tokenizer(pairs.map(lambda s, t: s), vocabulary_size, directory / "source_vocabulary.txt")
+    target = train_tokenizer(pairs.map(lambda s, t: t), vocabulary_size, directory / "target_vocabulary.txt")
+    return source, target
+
+
+def sentence_pairs(pairs, count=None):
+    """The first `count` (all by default) (source, target) pairs of a dataset, as str."""
+    return [(s.numpy().decode("utf-8"), t.numpy().decode("utf-8")) for s, t in pairs.take(-1 if count is None else count)]
+
+
 def load_tokenizer(path):
     import keras_hub
 
@@ -104,6 +120,22 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
         y = keras_hub.layers.TransformerDecoder(preset.feedforward_dim, preset.heads, preset.dropout, name=f"decoder_{i}")(y, x)
     logits = keras.layers.Dense(target_vocabulary, dtype="float32", name="logits")(keras.layers.Dropout(preset.dropout)(y))
     return keras.Model([encoder_inputs, decoder_inputs], logits, name="translator")
+
+
+def compiled_translator(spec, source_tokenizer, target_tokenizer, sequence_length, preset, label_smoothing=0.0,
+                        warmup_steps=4000, learning_rate_scale=1.0):
+    """`build_transformer` compiled with the loss `spec` (padding ignored), `make_optimizer` and token accuracy.
+
+    Call it inside the strategy's scope.
+    """
+    vocabulary = target_tokenizer.vocabulary_size()
+    model = build_transformer(source_tokenizer.vocabulary_size(), vocabulary, sequence_length, preset)
+    model.compile(
+        optimizer=make_optimizer(preset, warmup_steps, learning_rate_scale),
+        loss=loss_specs.build_loss(spec, vocabulary, label_smoothing, ignore_class=PAD_ID),
+        metrics=[MaskedTokenAccuracy()],
+    )
+    return model
 
 
 @keras.saving.register_keras_serializable(package="keras_losses")
