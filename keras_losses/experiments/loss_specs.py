@@ -1,6 +1,7 @@
-"""Loss specifications as written on the command line: `ce`, `square:15,30`, `encouraging:0.75`, ..."""
+"""Loss specifications as written on the command line: `ce`, `square:15,30`, `encouraging:0.75`, ...
 
-import keras_losses
+Keras is imported only when a loss is built: `split_specs` and `check_spec` answer without it.
+"""
 
 SPEC_HELP = "ce, square[:k,m], encouraging[:log_end], conservative_encouraging[:log_end], squentropy"
 #: How many numbers each family takes after its colon.
@@ -38,11 +39,17 @@ def _is_number(text):
     return True
 
 
-def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None):
-    """A loss instance for a model with a linear (logits) output layer.
+#: The numbers after each family's colon, in order, with their ranges as (low, high, low_closed, high_closed),
+#: as the loss constructors check them (tests/experiments/test_loss_specs.py checks that both agree).
+ARGUMENT_RANGES = {
+    "square": (("k", 0.0, float("inf"), False, False), ("m", 0.0, float("inf"), False, False)),
+    "encouraging": (("log_end", 0.0, 1.0, False, True),),
+    "conservative_encouraging": (("log_end", 0.0, 1.0, False, False),),
+}
 
-    Raises `ValueError` with a one-line message naming the accepted forms.
-    """
+
+def parse_spec(spec):
+    """`'square:1,15'` -> `('square', [1.0, 15.0])`; raises `ValueError` naming the accepted forms."""
     family, _, arguments = spec.partition(":")
     try:
         values = [float(v) for v in arguments.split(",")] if arguments else []
@@ -50,6 +57,28 @@ def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None):
         raise ValueError(f"bad loss specification {spec!r}: arguments must be numbers; accepted: {SPEC_HELP}") from None
     if family not in ARGUMENT_COUNTS or len(values) not in ARGUMENT_COUNTS[family]:
         raise ValueError(f"bad loss specification {spec!r}; accepted: {SPEC_HELP}")
+    return family, values
+
+
+def check_spec(spec):
+    """What `build_loss` would raise for `spec`, answered without importing Keras."""
+    family, values = parse_spec(spec)
+    for value, (name, low, high, low_closed, high_closed) in zip(values, ARGUMENT_RANGES.get(family, ())):
+        above = value >= low if low_closed else value > low
+        below = value <= high if high_closed else value < high
+        if not (above and below):
+            interval = ("[" if low_closed else "(") + f"{low}, {high}" + ("]" if high_closed else ")")
+            raise ValueError(f"bad loss specification {spec!r}: `{name}` must be in {interval}. Received: {value!r}")
+
+
+def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None):
+    """A loss instance for a model with a linear (logits) output layer.
+
+    Raises `ValueError` with a one-line message naming the accepted forms.
+    """
+    import keras_losses
+
+    family, values = parse_spec(spec)
     common = {"label_smoothing": label_smoothing, "ignore_class": ignore_class}
     try:
         if family == "ce":

@@ -1,23 +1,76 @@
 """Models with a linear (logits) output layer, as every loss of the package needs: square loss and
-squentropy work on raw outputs, the cross-entropies take `from_logits=True`."""
+squentropy work on raw outputs, the cross-entropies take `from_logits=True`.
 
-MODELS = ("mlp", "cnn", "resnet50", "efficientnet_b0")
-DEFAULT_MODEL = {"digits": "mlp", "cifar10": "resnet50", "cifar100": "resnet50", "imagenet2012": "resnet50"}
+Each model takes one kind of input, per example:
+
+- `vector`: numbers `[features]` (`mlp`);
+- `image`: `[height, width, channels]` (`mlp`, `cnn`, `resnet50`, `efficientnet_b0`);
+- `sequence`: numbers `[time, features]` (`mlp`, `cnn_1d`);
+- `text`: token ids `[length]` from a `TextVectorization` layer (`text`).
+
+Keras is imported only when a model is built: `check` and `choose` answer without it.
+"""
+
+INPUTS = {
+    "mlp": ("vector", "image", "sequence"),
+    "cnn": ("image",),
+    "cnn_1d": ("sequence",),
+    "text": ("text",),
+    "resnet50": ("image",),
+    "efficientnet_b0": ("image",),
+}
+MODELS = tuple(INPUTS)
+#: What `--model auto` picks for each kind of input.
+AUTO = {"vector": "mlp", "image": "cnn", "sequence": "cnn_1d", "text": "text"}
+#: keras.applications builds these backbones only for images of at least 32x32 pixels.
+MIN_IMAGE_SIZE = {"resnet50": 32, "efficientnet_b0": 32}
 
 # ImageNet channel statistics in [0, 255], for ResNet50 (EfficientNet normalises inside keras.applications).
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
-def build(name, input_shape, num_classes):
-    """`mlp`/`cnn` for small inputs; `resnet50`/`efficientnet_b0` from `keras.applications`, from scratch.
+def describe(kind, input_shape):
+    """E.g. `images 32x32x3`, `vectors of 64 numbers`, `sequences of 100x3 numbers`, `texts of 200 tokens`."""
+    dims = "x".join(str(d) for d in input_shape)
+    return {"image": f"images {dims}", "vector": f"vectors of {dims} numbers", "sequence": f"sequences of {dims} "
+            "numbers (time x features)", "text": f"texts of {dims} tokens"}[kind]
 
-    The logits layer is float32 also under a mixed-precision policy.
+
+def check(name, kind, input_shape):
+    """Raises `ValueError` saying why model `name` cannot take inputs of `kind` and `input_shape`."""
+    if name not in INPUTS:
+        raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(MODELS)}")
+    if kind not in INPUTS[name]:
+        takes = " or ".join(INPUTS[name])
+        fits = ", ".join(m for m in MODELS if kind in INPUTS[m])
+        raise ValueError(f"{name} takes {takes} inputs, not {describe(kind, input_shape)}; use --model {fits} or auto")
+    smallest = MIN_IMAGE_SIZE.get(name)
+    if smallest and min(input_shape[:2]) < smallest:
+        raise ValueError(
+            f"{describe(kind, input_shape)} are too small for {name} (keras.applications needs at least "
+            f"{smallest}x{smallest}); use --model mlp or cnn, or --image-size {smallest} or more where it applies"
+        )
+    if name == "resnet50" and input_shape[-1] != 3:
+        raise ValueError(f"resnet50 normalises 3 colour channels; {describe(kind, input_shape)} have {input_shape[-1]}")
+
+
+def choose(kind):
+    """The model `--model auto` picks for inputs of `kind`."""
+    return AUTO[kind]
+
+
+def build(name, input_shape, num_classes, vocabulary_size=None):
+    """A model for `input_shape` (one example) with `num_classes` float32 logits, also under a mixed policy.
+
+    `mlp`: two hidden layers (128, 64); `cnn`: three 3x3 convolutions; `cnn_1d`: two 1-D convolutions over
+    time; `text`: an embedding of `vocabulary_size` tokens (id 0 is padding), averaged; `resnet50` and
+    `efficientnet_b0` from `keras.applications`, from scratch (`weights=None`).
     """
     import keras
     from keras import layers
 
-    inputs = keras.Input(input_shape, name="image")
+    inputs = keras.Input(input_shape, dtype="int32" if name == "text" else "float32", name="inputs")
     if name == "mlp":
         x = layers.Flatten()(inputs)
         x = layers.Dense(128, activation="relu")(x)
@@ -28,14 +81,20 @@ def build(name, input_shape, num_classes):
         x = layers.MaxPooling2D()(x)
         x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
         x = layers.GlobalAveragePooling2D()(x)
+    elif name == "cnn_1d":
+        x = layers.Conv1D(32, 5, padding="same", activation="relu")(inputs)
+        x = layers.Conv1D(64, 5, padding="same", activation="relu")(x)
+        x = layers.GlobalAveragePooling1D()(x)
+    elif name == "text":
+        x = layers.Embedding(vocabulary_size, 64, mask_zero=True)(inputs)
+        x = layers.GlobalAveragePooling1D()(x)
+        x = layers.Dense(64, activation="relu")(x)
     elif name == "resnet50":
         x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s**2 for s in IMAGENET_STD])(inputs)
-        backbone = keras.applications.ResNet50(include_top=False, weights=None, input_shape=input_shape, pooling="avg")
-        x = backbone(x)
+        x = keras.applications.ResNet50(include_top=False, weights=None, input_shape=input_shape, pooling="avg")(x)
     elif name == "efficientnet_b0":
-        backbone = keras.applications.EfficientNetB0(
-            include_top=False, weights=None, input_shape=input_shape, pooling="avg"
-        )
+        backbone = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=input_shape,
+                                                     pooling="avg")
         x = backbone(inputs)
     else:
         raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(MODELS)}")

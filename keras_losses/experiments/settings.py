@@ -1,0 +1,166 @@
+"""The settings of one `keras-losses compare` run and the checks that need no data and no TensorFlow.
+
+This module imports only the standard library: `keras-losses --help` and argument errors must answer at
+once, before Keras and TensorFlow (several seconds) are imported.
+"""
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from keras_losses.experiments import loss_specs, models
+
+DEFAULT_LOSSES = "ce,square,encouraging,conservative_encouraging:0.75,squentropy"
+DEFAULT_OUTPUT_DIR = "keras-losses-compare"
+DEFAULT_VALIDATION_FRACTION = 0.1  # of the training examples, held out to fit the temperature
+BASELINE = "ce"  # every other loss is compared with it, when it is among the losses
+BUILT_IN_DATASETS = ("digits", "cifar10", "cifar100", "imagenet2012")
+# The same names as translation.TRANSLATION_DATASETS, translation.PRESETS and training.STRATEGIES, which import
+# Keras; tests/experiments/test_settings.py checks that they agree.
+TRANSLATION_DATASETS = ("ted_hrlr_translate/pt_to_en", "wmt14_translate/de-en")
+TRANSLATION_MODELS = ("transformer_tiny", "transformer_base")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+DEFAULT_MODEL = {"digits": "mlp", "cifar10": "resnet50", "cifar100": "resnet50", "imagenet2012": "resnet50"}
+#: The flags that decide which runs exist, not what a run computes: they may change between invocations.
+SELECTION = ("losses", "seeds")
+#: The flags that change neither the runs nor their results.
+PRESENTATION = ("output_dir", "overwrite", "plot", "progress")
+
+
+class UsageError(ValueError):
+    """A bad command-line argument: `flag` names it, the message says what is wrong and what is accepted."""
+
+    def __init__(self, flag, message):
+        super().__init__(f"{flag}: {message}")
+        self.flag = flag
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `keras-losses compare` is told; `None` means the data set's default (its recipe)."""
+
+    dataset: str | None = None
+    data: str | None = None
+    label_column: str | None = None
+    test_fraction: float | None = None
+    validation_fraction: float | None = None
+    model: str = "auto"
+    losses: str = DEFAULT_LOSSES
+    seeds: int = 3
+    epochs: int | None = None
+    batch_size: int | None = None
+    learning_rate: float | None = None
+    label_smoothing: float = 0.0
+    steps_per_epoch: int | None = None
+    mock_data: int | None = None
+    image_size: int | None = None
+    strategy: str = "default"
+    output_dir: str = DEFAULT_OUTPUT_DIR
+    overwrite: bool = False
+    plot: bool = True
+    progress: bool = True
+
+    @property
+    def source(self):
+        """What the data is: `digits`, `tfds`, `translation`, `npz`, `csv` or `folder` (images or text)."""
+        if self.data is not None:
+            path = Path(self.data)
+            return "folder" if path.is_dir() else path.suffix.lower().lstrip(".")
+        name = self.dataset or "digits"
+        if name == "digits":
+            return "digits"
+        return "translation" if name in TRANSLATION_DATASETS else "tfds"
+
+    @property
+    def dataset_name(self):
+        return self.dataset or ("digits" if self.data is None else self.data)
+
+    @property
+    def specs(self):
+        return tuple(loss_specs.split_specs(self.losses))
+
+    @property
+    def baseline(self):
+        """The loss every other is compared with: `ce` when it is among the losses, else the first one."""
+        return BASELINE if BASELINE in self.specs else self.specs[0]
+
+    def identity(self):
+        """The settings that make two runs of a loss and seed the same run (written to `comparison.json`)."""
+        return {k: v for k, v in asdict(self).items() if k not in SELECTION + PRESENTATION}
+
+    def check(self):
+        """Raises `UsageError` for every problem that can be seen without reading the data."""
+        _check_ranges(self)
+        _check_source(self)
+        _check_applicable(self)
+        _check_model(self)
+        try:
+            for spec in self.specs:
+                loss_specs.check_spec(spec)
+        except ValueError as error:
+            raise UsageError("--losses", str(error)) from None
+
+
+def _check_ranges(settings):
+    for name in ("seeds", "epochs", "batch_size", "steps_per_epoch", "mock_data", "image_size"):
+        value = getattr(settings, name)
+        if value is not None and value < 1:
+            raise UsageError(_flag(name), f"must be at least 1. Received: {value}")
+    if settings.learning_rate is not None and not settings.learning_rate > 0:
+        raise UsageError("--learning-rate", f"must be positive. Received: {settings.learning_rate}")
+    if not 0 <= settings.label_smoothing < 1:
+        raise UsageError("--label-smoothing", f"must be in [0, 1). Received: {settings.label_smoothing}")
+    if settings.test_fraction is not None and not 0 < settings.test_fraction < 1:
+        raise UsageError("--test-fraction", f"must be in (0, 1). Received: {settings.test_fraction}")
+    if settings.validation_fraction is not None and not 0 <= settings.validation_fraction < 1:
+        raise UsageError("--validation-fraction", f"must be in [0, 1). Received: {settings.validation_fraction}")
+    if settings.strategy not in STRATEGIES:
+        raise UsageError("--strategy", f"unknown strategy {settings.strategy!r}; expected one of: {', '.join(STRATEGIES)}")
+
+
+def _check_source(settings):
+    if settings.data is None:
+        return
+    if settings.dataset is not None:
+        raise UsageError("--data", f"give --dataset or --data, not both (--dataset {settings.dataset})")
+    path = Path(settings.data)
+    if not path.exists():
+        raise UsageError("--data", f"{path}: no such file or folder")
+    if settings.source not in ("folder", "npz", "csv"):
+        raise UsageError("--data", f"{path}: expected a .npz or .csv file, or a folder of class folders")
+
+
+def _check_applicable(settings):
+    """Flags that mean nothing for the chosen data are refused rather than ignored."""
+    source, name = settings.source, settings.dataset_name
+    rules = [
+        ("label_column", source == "csv", "applies to .csv data only"),
+        ("mock_data", source in ("tfds", "translation"), ("applies to tensorflow-datasets sets only (random data "
+         "in their format)")),
+        ("image_size", source in ("tfds", "folder"), "applies to tensorflow-datasets image sets and image folders "
+         f"only; {name} " + ("has 8x8 images" if source == "digits" else "has no images to resize")),
+        ("test_fraction", source in ("tfds", "npz", "csv", "folder"), f"{name} has a fixed test split"),
+        ("validation_fraction", source != "translation", "the translation sets report no calibrated metrics"),
+        ("learning_rate", source != "translation", "the translator's inverse-square-root warm-up sets its own"),
+    ]
+    for name_, applies, why in rules:
+        if getattr(settings, name_) is not None and not applies:
+            raise UsageError(_flag(name_), why)
+
+
+def _check_model(settings):
+    if settings.model == "auto":
+        return
+    allowed = TRANSLATION_MODELS if settings.source == "translation" else models.MODELS
+    if settings.model not in allowed:
+        raise UsageError("--model", f"{settings.model!r} does not fit {settings.dataset_name!r}; expected one of: "
+                         f"auto, {', '.join(allowed)}")
+    if settings.source == "digits":
+        try:
+            models.check(settings.model, "image", (8, 8, 1))
+        except ValueError as error:
+            raise UsageError("--model", f"digits: {error}") from None
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
