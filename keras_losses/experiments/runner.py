@@ -1,0 +1,78 @@
+"""Trains the (loss, seed) runs a comparison still lacks, each saved as soon as it ends.
+
+A run with seed `s` calls `keras.utils.set_random_seed(s)` and then builds its model and its training
+pipeline: every loss starts from the same initial weights and sees the batches in the same order for the same
+seed. `keras.callbacks.BackupAndRestore` keeps the run's state after every epoch in its own folder, so a
+killed comparison resumes each interrupted run from its last finished epoch (the epochs after that see a
+different, still seeded, order of the data than an uninterrupted run would).
+"""
+
+import json
+import time
+
+import keras
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Appends one JSON line per finished epoch: `epoch` (0-based), `seconds` and the epoch's logs.
+
+    It runs before `BackupAndRestore` saves the epoch: a run killed between the two trains that epoch again
+    and logs it twice, which is what happened.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        entry = {"epoch": epoch, "seconds": time.perf_counter() - self.start, **{k: float(v) for k, v in logs.items()}}
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(entry) + "\n")
+
+
+def pending(store, losses, seeds):
+    return [(loss, seed) for loss in losses for seed in range(seeds) if not store.finished(loss, seed)]
+
+
+def run_pending(task, store, losses, seeds, progress=True):
+    """Trains every unfinished run of `losses` x `range(seeds)`; returns how many it trained."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    todo = pending(store, losses, seeds)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+               TimeElapsedColumn())
+    with Progress(*columns, disable=not progress) as bar:
+        done = sum(len(store.epochs(loss, seed)) for loss, seed in todo)
+        bar_task = bar.add_task("training", total=len(todo) * task.epochs, completed=done)
+        advance = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.advance(bar_task))
+        for loss, seed in todo:
+            bar.update(bar_task, description=f"{loss} seed {seed}")
+            train_one(task, store, loss, seed, [advance])
+    return len(todo)
+
+
+def train_one(task, store, loss, seed, callbacks=()):
+    """Trains (or resumes) one run, evaluates it and saves it."""
+    folder = store.folder(loss, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(seed)
+    network = task.build(loss)
+    network.fit(
+        task.train_batches(seed),
+        epochs=task.epochs,
+        steps_per_epoch=task.steps_per_epoch,
+        validation_data=task.test_batches,
+        callbacks=[EpochLog(folder / "epochs.jsonl"),
+                   keras.callbacks.BackupAndRestore(str(folder / "backup"), delete_checkpoint=False,
+                                                    double_checkpoint=True),  # a kill mid-write leaves the previous
+                   *callbacks],
+        shuffle=False,  # the pipeline shuffles, with the run's seed
+        verbose=0,
+    )
+    results, true_class_probabilities = task.evaluate(network)
+    epochs = store.epochs(loss, seed)
+    results["train_seconds"] = sum(entry["seconds"] for entry in epochs)
+    store.save(loss, seed, results, [entry[task.accuracy_log] for entry in epochs], true_class_probabilities)
