@@ -1,86 +1,129 @@
-"""The `keras-losses` command: `keras-losses compare` trains a model with each loss and tells which wins."""
+"""The `keras-losses` command: `keras-losses compare` trains a model with each loss and tells which to use.
+
+Arguments and the user's data are checked before TensorFlow is imported (several seconds): this module and
+what it imports at module level use only the standard library and the light modules of
+`keras_losses.experiments` (`settings`, `user_data`, `compare`'s front half).
+"""
 
 import argparse
-import logging
 import sys
 
-from keras_losses.experiments.compare import DATASETS, TRANSLATION_MODELS
+from keras_losses.experiments import compare, quiet, user_data
 from keras_losses.experiments.loss_specs import SPEC_HELP
 from keras_losses.experiments.models import MODELS
-from keras_losses.experiments.training import STRATEGIES
+from keras_losses.experiments.settings import (
+    DEFAULT_VALIDATION_FRACTION,
+    STRATEGIES,
+    TRANSLATION_DATASETS,
+    TRANSLATION_MODELS,
+    Settings,
+    UsageError,
+)
+
+DESCRIPTION = """Train the same model on the same data with each loss and several seeds. Prints per loss the mean
+± std of test accuracy, NLL, ECE (raw, and at a temperature fitted on a validation split) and training time, and
+for every loss against ce the paired difference over seeds with its 95% confidence interval: better, worse, or
+no detectable difference (and how many seeds would resolve it). Writes report.md, results.json, CSV files and
+comparison.png to --output-dir, each run as soon as it ends: rerun the same command to resume."""
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Shows `(default: ...)` except where the default is None or a switch (the help text says it)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="keras-losses", description=__doc__)
+    parser = argparse.ArgumentParser(prog="keras-losses", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    compare = commands.add_parser(
-        "compare",
-        help="train the same model with each loss over several seeds and compare test metrics",
-        description="Train the same model on the same data with each loss and several seeds; print mean ± std "
-        "of test accuracy, NLL, ECE and training time per loss, and save results.json, runs.csv, summary.csv.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    compare.add_argument("--dataset", default="digits", choices=DATASETS,
-                         help="digits ships with scikit-learn (offline); the others come from tensorflow-datasets; "
-                         "the translation sets report next-token accuracy, NLL, ECE and greedy BLEU")
-    compare.add_argument("--model", choices=MODELS + TRANSLATION_MODELS,
-                         help="default: mlp for digits, transformer_base for translation sets, resnet50 otherwise")
-    compare.add_argument("--losses", default="ce,square,encouraging,conservative_encouraging:0.75,squentropy",
-                         help=f"comma-separated; each one of: {SPEC_HELP}")
-    compare.add_argument("--seeds", type=int, default=3, help="seeds per loss (the spread over seeds is reported)")
-    compare.add_argument("--epochs", type=int, help="default: the dataset's recipe (digits: 20)")
-    compare.add_argument("--batch-size", type=int, help="global batch size; default: the dataset's recipe")
-    compare.add_argument("--learning-rate", type=float, help="default: the dataset's recipe")
-    compare.add_argument("--label-smoothing", type=float, default=0.0)
-    compare.add_argument("--output-dir", default="keras-losses-compare")
-    compare.add_argument("--plot", action="store_true", help="also write comparison.png")
-    compare.add_argument("--strategy", default="default", choices=STRATEGIES)
-    compare.add_argument("--mock-data", type=int, metavar="N", help="N random examples per split (tfds sets, offline)")
-    compare.add_argument("--image-size", type=int, help="resize tfds images to this size")
-    compare.add_argument("--steps-per-epoch", type=int)
-    compare.add_argument("--no-progress", action="store_true", help="no progress bar")
+    command = commands.add_parser("compare", help="train the same model with each loss over several seeds and "
+                                  "tell which loss is better", description=DESCRIPTION, formatter_class=_HelpFormatter)
+    command.set_defaults(parser=command)
+    _data_arguments(command.add_argument_group("data (default: scikit-learn's digits, offline)"))
+    _training_arguments(command.add_argument_group("model and training"))
+    output = command.add_argument_group("output")
+    output.add_argument("--output-dir", default=compare.DEFAULT_OUTPUT_DIR, metavar="DIR",
+                        help="the runs, report.md, results.json, runs.csv, summary.csv, verdicts.csv, comparison.png")
+    output.add_argument("--overwrite", action="store_true",
+                        help="replace a comparison with other settings in --output-dir (refused otherwise)")
+    output.add_argument("--no-plot", dest="plot", action="store_false", help="do not write comparison.png")
+    output.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return parser
 
 
-def main(argv=None):
+def _data_arguments(group):
+    group.add_argument("--dataset", metavar="NAME",
+                       help="digits; cifar10, cifar100, imagenet2012 (with their training recipes); "
+                       f"{', '.join(TRANSLATION_DATASETS)} (next-token metrics and BLEU); or any tensorflow-datasets "
+                       "set with a 'label' class feature and an image, numeric or text input (default: digits)")
+    group.add_argument("--data", metavar="PATH",
+                       help="your data: a .npz file (x_train, y_train, optionally x_test, y_test; integer labels), a "
+                       ".csv file (a label column and numeric features), or a folder with one sub-folder of images or "
+                       ".txt files per class (or train/ and test/ folders laid out so)")
+    group.add_argument("--label-column", metavar="NAME", help="the label column of a .csv file (default: label)")
+    group.add_argument("--test-fraction", type=float, metavar="F",
+                       help="held out for testing, stratified with seed 0, when the data has no test split "
+                       f"(default: {user_data.DEFAULT_TEST_FRACTION})")
+    group.add_argument("--validation-fraction", type=float, metavar="F",
+                       help="held out from training to fit the softmax temperature of the calibrated NLL/ECE; 0: no "
+                       f"calibration (default: {DEFAULT_VALIDATION_FRACTION}, at most 10,000 examples)")
+    group.add_argument("--mock-data", type=int, metavar="N",
+                       help="N random examples per split in the set's format (tensorflow-datasets sets; offline)")
+    group.add_argument("--image-size", type=int, metavar="PIXELS",
+                       help="resize images to PIXELS x PIXELS (tensorflow-datasets image sets and image folders; "
+                       "default: CIFAR 32, ImageNet 224, folders 64, other sets their own size or 64)")
+
+
+def _training_arguments(group):
+    group.add_argument("--model", default="auto", choices=("auto", *MODELS, *TRANSLATION_MODELS),
+                       help="auto: digits mlp, CIFAR and ImageNet resnet50, translation transformer_base; otherwise "
+                       "mlp for vectors, cnn for images, cnn_1d for [time, features] sequences, text for text")
+    group.add_argument("--losses", default=compare.DEFAULT_LOSSES,
+                       help=f"comma-separated, each one of: {SPEC_HELP}; every loss is compared with ce when ce is "
+                       "among them (else with the first)")
+    group.add_argument("--seeds", type=int, default=3,
+                       help="runs per loss; seed s gives every loss the same initial weights and data order")
+    group.add_argument("--epochs", type=int,
+                       help="default: the data set's recipe (digits and your data: 20; CIFAR 200; ImageNet 90)")
+    group.add_argument("--batch-size", type=int,
+                       help="global batch size; default: the recipe (digits and your data: 64; CIFAR 128; ImageNet 256)")
+    group.add_argument("--learning-rate", type=float,
+                       help="default: the recipe (digits and your data: Adam 0.001; CIFAR and ImageNet: SGD 0.1); "
+                       "not for translation sets")
+    group.add_argument("--label-smoothing", type=float, default=0.0, help="for every loss, in [0, 1)")
+    group.add_argument("--steps-per-epoch", type=int,
+                       help="training steps per epoch, the data repeating; default: one pass over the training split")
+    group.add_argument("--strategy", default="default", choices=STRATEGIES, help="tf.distribute strategy")
+
+
+def main(argv=None, finish_import=None):
+    """Runs the command; `finish_import` (from the console script) completes `import keras_losses` once the
+    arguments are valid."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices: one model per run is intended
-    from rich.console import Console
-
-    from keras_losses.experiments import compare
-
-    for name in ("seeds", "epochs", "batch_size", "steps_per_epoch", "mock_data", "image_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1. Received: {value}")
+    command = args.parser
+    settings = Settings(**{name: value for name, value in vars(args).items() if name not in ("command", "parser")})
     try:
-        compare.check_arguments(args.dataset, args.model, args.losses, args.seeds, args.label_smoothing)
-    except ValueError as error:
-        parser.error(str(error))
+        plan = compare.prepare(settings)
+        quiet.import_tensorflow(finish_import)
+        from rich.console import Console
 
-    summary = compare.compare(
-        dataset=args.dataset,
-        model=args.model,
-        losses=args.losses,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        label_smoothing=args.label_smoothing,
-        output_dir=args.output_dir,
-        plot=args.plot,
-        mock_data=args.mock_data,
-        image_size=args.image_size,
-        steps_per_epoch=args.steps_per_epoch,
-        strategy=args.strategy,
-        progress=not args.no_progress,
-    )
-    console = Console(width=max(Console().width, 100))
-    console.print(compare.format_table(summary))
-    console.print(compare.note(summary))
-    console.print(f"Results: {args.output_dir}/results.json, runs.csv, summary.csv"
-                  + (f", {summary['plot']}" if "plot" in summary else ""))
+        console = Console(width=max(Console().width, 120))
+        summary = compare.run(plan, console)
+    except UsageError as error:
+        command.error(str(error))
+    except user_data.DataError as error:
+        command.exit(2, f"{command.prog}: error: {error}\n")
+    from keras_losses.experiments import report
+
+    console.print(report.format_table(summary))
+    for line in report.verdict_lines(summary):
+        console.print(line, highlight=False)
+    console.print(f"Report: {summary['report']} (with results.json, runs.csv, summary.csv, verdicts.csv"
+                  f"{', comparison.png' if settings.plot else ''})", highlight=False)
     return 0
 
 

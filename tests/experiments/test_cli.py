@@ -1,9 +1,12 @@
-"""`keras-losses compare` end to end on reduced settings, and its error paths."""
+"""`keras-losses compare` end to end on digits, mock CIFAR-10 and a mock translation set, reduced settings."""
 
 import csv
 import json
+import os
 import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import matplotlib.image
 import numpy as np
@@ -17,7 +20,7 @@ def digits_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("compare")
     code = cli.main(
         ["compare", "--epochs", "2", "--seeds", "2", "--losses", "ce,square:2,3,encouraging:0.75",
-         "--output-dir", str(output), "--plot", "--no-progress"]
+         "--output-dir", str(output), "--no-progress"]
     )
     return code, output
 
@@ -70,49 +73,32 @@ def test_compare_on_mock_cifar10_uses_the_tfds_pipeline(tmp_path, capsys):
     assert "square" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize(
-    "arguments,message",
-    [
-        (["--losses", "focal"], "bad loss specification 'focal'; accepted: ce, square[:k,m]"),
-        (["--losses", "encouraging:2"], "`log_end` must be in (0.0, 1.0]"),
-        (["--dataset", "mnist"], "invalid choice: 'mnist'"),
-        (["--seeds", "0"], "--seeds must be at least 1"),
-        (["--epochs", "two"], "invalid int value: 'two'"),
-        (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
-    ],
-)
-def test_error_paths_exit_2_with_one_line(arguments, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(["compare", *arguments])
-    assert exit_info.value.code == 2
-    error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("keras-losses") and message in error
+def test_installed_console_script_answers_help():
+    if shutil.which("keras-losses") is None:
+        pytest.skip("the console script is installed by pip install")
+    result = subprocess.run(["keras-losses", "compare", "--help"], check=False, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--data PATH" in result.stdout
 
 
-@pytest.mark.skipif(shutil.which("keras-losses") is None, reason="the console script is installed by pip install")
-def test_installed_console_script(tmp_path):
+def test_a_normal_run_is_quiet(tmp_path):
+    """No TensorFlow or absl log line on stderr, from a fresh process as a user starts it."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
+    environment["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])
     result = subprocess.run(
-        ["keras-losses", "compare", "--epochs", "1", "--seeds", "1", "--losses", "squentropy",
-         "--output-dir", str(tmp_path), "--no-progress"],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "keras_losses_cli", "compare", "--epochs", "1", "--seeds", "1", "--losses",
+         "squentropy", "--output-dir", str(tmp_path), "--no-progress", "--no-plot"],
+        check=False, capture_output=True, text=True, timeout=300, env=environment,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "squentropy *" in result.stdout and (tmp_path / "results.json").exists()
-
-
-def test_note_with_one_seed_does_not_claim_significance():
-    from keras_losses.experiments.compare import note
-
-    summary = {"losses": [{"loss": "ce", "seeds": 1}, {"loss": "square", "seeds": 1}], "best": "ce",
-               "within_one_std_of_best": []}
-    assert "one seed" in note(summary) and "more than one standard deviation" not in note(summary)
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
+    assert "squentropy *" in result.stdout and "from one seed" not in result.stdout
+    assert (tmp_path / "report.md").exists() and not (tmp_path / "comparison.png").exists()
 
 
 def test_compare_on_a_mock_translation_set_reports_token_metrics_and_bleu(tmp_path, capsys):
     code = cli.main(
         ["compare", "--dataset", "ted_hrlr_translate/pt_to_en", "--model", "transformer_tiny", "--mock-data", "12",
          "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "2", "--seeds", "1",
-         "--losses", "ce,encouraging:0.75", "--label-smoothing", "0.1", "--output-dir", str(tmp_path), "--plot",
+         "--losses", "ce,encouraging:0.75", "--label-smoothing", "0.1", "--output-dir", str(tmp_path),
          "--no-progress"]
     )
     assert code == 0
@@ -121,10 +107,6 @@ def test_compare_on_a_mock_translation_set_reports_token_metrics_and_bleu(tmp_pa
     for run in results["runs"]:
         assert 0.0 <= run["metrics"]["bleu"] <= 100.0 and 0.0 <= run["metrics"]["accuracy"] <= 1.0
         assert run["metrics"]["nll"] > 0 and len(run["accuracy_per_epoch"]) == 1
-    assert "bleu" in capsys.readouterr().out and (tmp_path / "comparison.png").exists()
-
-
-def test_image_model_on_a_translation_set_is_refused(capsys):
-    with pytest.raises(SystemExit):
-        cli.main(["compare", "--dataset", "wmt14_translate/de-en", "--model", "resnet50"])
-    assert "does not fit 'wmt14_translate/de-en'" in capsys.readouterr().err
+    assert "BLEU" in capsys.readouterr().out and (tmp_path / "comparison.png").exists()
+    assert sorted(p.name for p in (tmp_path / "vocabulary").iterdir()) == ["source_vocabulary.txt",
+                                                                             "target_vocabulary.txt"]
