@@ -10,6 +10,9 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_losses", "keras_losses.*"]),
+    # The console script's entry point lives outside the package: importing keras_losses imports Keras and
+    # TensorFlow, which `keras-losses --help` and argument errors must not wait for (keras_losses_cli.py).
+    py_modules=["keras_losses_cli"],
     python_requires=">=3.10",
     install_requires=["keras>=3.10", "numpy"],
     extras_require={
@@ -19,5 +22,5 @@ setup(
         "translation": EXPERIMENTS + TRANSLATION,
         "test": EXPERIMENTS + TRANSLATION + ["jax", "pytest"],
     },
-    entry_points={"console_scripts": ["keras-losses=keras_losses.cli:main"]},
+    entry_points={"console_scripts": ["keras-losses=keras_losses_cli:main"]},
 )

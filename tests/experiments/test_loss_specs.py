@@ -65,3 +65,20 @@ def test_example_flags_describe_a_specification(flags, expected):
     args = parser.parse_args(flags)
     assert spec_from_arguments(args) == expected and args.label_smoothing == 0.1
     build_loss(expected, num_classes=10)  # a valid specification
+
+
+@pytest.mark.parametrize("family", ["square", "encouraging", "conservative_encouraging"])
+@pytest.mark.parametrize("value", [-1.0, 0.0, 1e-9, 0.5, 0.75, 1.0, 1.5, 30.0, float("inf"), float("nan")])
+def test_check_without_keras_agrees_with_the_loss_constructors(family, value):
+    """`check_spec` (used before Keras is imported) refuses exactly what the losses refuse."""
+    from keras_losses.experiments.loss_specs import check_spec
+
+    spec = f"{family}:{value},{value}" if family == "square" else f"{family}:{value}"
+    outcomes = []
+    for check in (check_spec, lambda s: build_loss(s, num_classes=10)):
+        try:
+            check(spec)
+            outcomes.append("accepted")
+        except ValueError:
+            outcomes.append("refused")
+    assert outcomes[0] == outcomes[1], spec
