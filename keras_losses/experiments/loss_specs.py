@@ -10,7 +10,7 @@ FAMILIES = tuple(ARGUMENT_COUNTS)
 
 
 def default_square_parameters(num_classes):
-    """The square-loss paper's (k, M): (1, 1) below 42 classes, (1, 15) up to 1000, (15, 30) from 1000."""
+    """The square-loss paper's (k, m): (1, 1) below 42 classes, (1, 15) up to 1000, (15, 30) from 1000."""
     if num_classes < 42:
         return 1.0, 1.0
     if num_classes < 1000:

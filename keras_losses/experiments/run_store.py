@@ -5,6 +5,7 @@
     runs/<loss>/seed-<n>/backup/         keras.callbacks.BackupAndRestore's state while the run trains
     runs/<loss>/seed-<n>/result.json     written once the run is evaluated: the run is finished
     runs/<loss>/seed-<n>/true_class_probabilities.npy
+    vocabulary/                          translation sets: the tokenizers' vocabularies (retrained with --overwrite)
 
 The files of a finished run are written before `result.json`, which is written atomically (a rename), so a
 run is either finished and complete or resumed from its last epoch.
@@ -23,7 +24,7 @@ from keras_losses.experiments.settings import UsageError
 
 SETTINGS_FILE = "comparison.json"
 #: Everything the comparison writes at the top of the output directory (what --overwrite removes).
-OUTPUTS = (SETTINGS_FILE, "runs", "vocabulary", "results.json", "runs.csv", "summary.csv", "verdicts.csv",
+OUTPUTS = (SETTINGS_FILE, "runs", "results.json", "runs.csv", "summary.csv", "verdicts.csv",
            "report.md", "comparison.png")
 
 

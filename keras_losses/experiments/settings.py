@@ -98,6 +98,9 @@ class Settings:
                 loss_specs.check_spec(spec)
         except ValueError as error:
             raise UsageError("--losses", str(error)) from None
+        repeated = sorted({spec for spec in self.specs if self.specs.count(spec) > 1})
+        if repeated:
+            raise UsageError("--losses", f"{', '.join(repeated)} given more than once")
 
 
 def _check_ranges(settings):

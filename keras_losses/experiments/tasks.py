@@ -111,7 +111,7 @@ def translation_task(settings, output_dir):
     model = "transformer_base" if settings.model == "auto" else settings.model
     strategy = training.get_strategy(settings.strategy)
     train_pairs, test_pairs = translation.load_pairs(name, settings.mock_data)
-    source, target = _tokenizers(train_pairs, Path(output_dir) / "vocabulary")
+    source, target = _tokenizers(train_pairs, Path(output_dir) / "vocabulary", reuse=not settings.overwrite)
     length = translation.SEQUENCE_LENGTH
     test = translation.make_batches(test_pairs, source, target, length, recipe.batch_size)
     sentences = translation.sentence_pairs(test_pairs, BLEU_SENTENCES)
@@ -138,9 +138,9 @@ def translation_task(settings, output_dir):
                 "val_token_accuracy")
 
 
-def _tokenizers(train_pairs, directory):
+def _tokenizers(train_pairs, directory, reuse=True):
     paths = [directory / "source_vocabulary.txt", directory / "target_vocabulary.txt"]
-    if all(path.exists() for path in paths):
+    if reuse and all(path.exists() for path in paths):
         return tuple(translation.load_tokenizer(path) for path in paths)
     return translation.train_tokenizers(train_pairs, 8000, directory)
 

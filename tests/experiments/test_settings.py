@@ -58,6 +58,7 @@ def data_files(tmp_path_factory):
         (["--losses", "focal"], "--losses: bad loss specification 'focal'; accepted: ce, square[:k,m]"),
         (["--losses", "encouraging:2"], "`log_end` must be in (0.0, 1.0]"),
         (["--losses", " , "], "--losses: no loss given"),
+        (["--losses", "ce,square,ce"], "--losses: ce given more than once"),
         (["--data", "/no/such/file.npz"], "--data: /no/such/file.npz: no such file or folder"),
         (["--epochs", "two"], "invalid int value: 'two'"),
         (["--no-such-flag"], "unrecognized arguments: --no-such-flag"),
