@@ -53,9 +53,9 @@ def run(plan, console=None):
     task = tasks.make_task(settings, plan.data, settings.output_dir)
     store.start(identity, settings.overwrite)
     todo = runner.pending(store, settings.specs, settings.seeds)
-    total = len(settings.specs) * settings.seeds
-    _say(console, f"{task.description}\n{total} runs ({len(settings.specs)} losses x {settings.seeds} seeds): "
-         f"{total - len(todo)} already in {settings.output_dir}, {len(todo)} to train")
+    losses, seeds = len(settings.specs), settings.seeds
+    _say(console, f"{task.description}\n{losses * seeds} runs ({losses} loss{'es' * (losses > 1)} x {seeds} seed"
+         f"{'s' * (seeds > 1)}): {losses * seeds - len(todo)} already in {settings.output_dir}, {len(todo)} to train")
     runner.run_pending(task, store, settings.specs, settings.seeds, settings.progress)
     runs = store.load(settings.specs, settings.seeds)
     summary = report.summarize(runs, settings.baseline)
