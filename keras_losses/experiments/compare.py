@@ -11,7 +11,7 @@ reports (`report`). `compare(settings)` does both.
 import shlex
 from dataclasses import asdict, dataclass
 
-from keras_losses.experiments import user_data
+from keras_losses.experiments import datasets, models, user_data
 from keras_losses.experiments.settings import DEFAULT_LOSSES, DEFAULT_OUTPUT_DIR, Settings, UsageError
 
 __all__ = ["DEFAULT_LOSSES", "DEFAULT_OUTPUT_DIR", "Plan", "Settings", "compare", "prepare", "run"]
@@ -34,9 +34,24 @@ def prepare(settings):
     if settings.source in ("npz", "csv", "folder"):
         data = user_data.read(settings.data, settings.label_column, settings.test_fraction)
         identity["data_fingerprint"] = user_data.fingerprint(settings.data)
-        if settings.image_size is not None and getattr(data, "kind", None) != "image":
+        if settings.image_size is not None and data.kind != "image":
             raise UsageError("--image-size", f"{settings.data} has no images to resize ({data.kind} inputs)")
+        if settings.model != "auto":
+            try:
+                models.check(settings.model, data.kind, _input_shape(settings, data))
+            except ValueError as error:
+                raise UsageError("--model", f"{settings.data}: {error}") from None
     return Plan(settings, data, identity)
+
+
+def _input_shape(settings, data):
+    """One example's shape as the model will see it (`datasets.from_arrays`, `datasets.from_folder`)."""
+    if isinstance(data, user_data.Arrays):
+        return data.x_train.shape[1:]
+    if data.kind == "text":
+        return (datasets.TEXT_LENGTH,)
+    size = settings.image_size or datasets.DEFAULT_IMAGE_SIZE
+    return (size, size, 3)
 
 
 def run(plan, console=None):

@@ -211,20 +211,27 @@ def _hold_out(path, x, y, class_names, test_fraction):
 
 
 def stratified_split(path, labels, held_out, flag):
-    """Indices (kept, held out), seeded: `held_out` (a fraction, or a count from 1 up) of the examples, and
-    at least one example of every class on each side."""
-    from sklearn.model_selection import train_test_split
+    """Indices (kept, held out), seeded: `held_out` (a fraction, or a count from 1 up) of the examples, each
+    class held out in proportion (largest remainders), with at least one example of it on each side.
 
-    classes = len(np.unique(labels))
-    count = held_out if held_out >= 1 else round(held_out * len(labels))
-    count = max(int(count), classes)
-    counts = np.bincount(labels)
-    if len(labels) - count < classes or counts[counts > 0].min() < 2:
+    NumPy rather than scikit-learn's `train_test_split`, whose import (about 2 s) would delay every error.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    count = max(int(held_out if held_out >= 1 else round(held_out * len(labels))), len(classes))
+    if len(labels) - count < len(classes) or counts.min() < 2:
         raise DataError(f"{path}: cannot hold out {held_out:g} of the {len(labels)} examples ({flag}) with every "
-                        f"one of the {classes} classes on both sides (the smallest class has "
-                        f"{counts[counts > 0].min()} examples)")
-    kept, held = train_test_split(np.arange(len(labels)), test_size=count, stratify=labels, random_state=SPLIT_SEED)
-    return np.sort(kept), np.sort(held)
+                        f"one of the {len(classes)} classes on both sides (the smallest class has {counts.min()} "
+                        "examples)")
+    share = counts * count / len(labels)
+    per_class = np.clip(np.floor(share).astype(int), 1, counts - 1)
+    while per_class.sum() != count:
+        room = per_class < counts - 1 if per_class.sum() < count else per_class > 1
+        remainder = np.where(room, share - per_class, np.nan)
+        step = 1 if per_class.sum() < count else -1
+        per_class[np.nanargmax(remainder) if step == 1 else np.nanargmin(remainder)] += step
+    rng = np.random.default_rng(SPLIT_SEED)
+    held = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, per_class)])
+    return np.setdiff1d(np.arange(len(labels)), held), np.sort(held)
 
 
 def _kind(x):

@@ -152,6 +152,18 @@ def test_folder_with_train_and_test_keeps_its_split(tmp_path):
     assert all("/train/" in str(f) for f in folder.train_files)
 
 
+@pytest.mark.parametrize("held_out", [0.1, 0.25, 0.5, 7])
+def test_stratified_split_keeps_the_class_shares(held_out):
+    labels = np.repeat([0, 1, 2, 3], [40, 25, 9, 2])
+    kept, held = user_data.stratified_split("x", labels, held_out, "--flag")
+    count = held_out if held_out >= 1 else round(held_out * len(labels))
+    assert len(held) == max(count, 4) and sorted(np.concatenate([kept, held]).tolist()) == list(range(76))
+    shares = np.bincount(labels[held], minlength=4)
+    assert (shares >= 1).all() and (np.bincount(labels[kept], minlength=4) >= 1).all()
+    # Each class within one example of its proportional share.
+    assert (np.abs(shares - np.bincount(labels) * len(held) / 76) < 1 + 1e-9).all()
+
+
 def test_fingerprint_changes_with_the_data(tmp_path):
     path = npz(tmp_path / "d.npz", x_train=X, y_train=Y)
     before = user_data.fingerprint(path)
