@@ -221,7 +221,7 @@ def describe_tfds(name):
         first = str(error).splitlines()[0]
         raise UsageError("--dataset", f"{first} (tensorflow_datasets.list_builders() lists the names)") from None
     features = builder.info.features
-    label = features["label"] if "label" in features else None  # a FeaturesDict has no .get
+    label = features["label"] if "label" in features else None  # noqa: SIM401 (a FeaturesDict has no .get)
     if not isinstance(label, tfds.features.ClassLabel):
         raise UsageError("--dataset", f"{name} has no class label: compare needs a 'label' feature of class ids")
     keys = builder.info.supervised_keys
