@@ -110,3 +110,16 @@ def test_compare_on_a_mock_translation_set_reports_token_metrics_and_bleu(tmp_pa
     assert "BLEU" in capsys.readouterr().out and (tmp_path / "comparison.png").exists()
     assert sorted(p.name for p in (tmp_path / "vocabulary").iterdir()) == ["source_vocabulary.txt",
                                                                              "target_vocabulary.txt"]
+
+
+@pytest.mark.parametrize("name,inputs,model", [("iris", "vectors of 4 numbers", "mlp"),
+                                               ("mnist", "images 28x28x1", "cnn")])
+def test_any_tensorflow_datasets_classification_set(name, inputs, model, tmp_path):
+    code = cli.main(["compare", "--dataset", name, "--mock-data", "20", "--epochs", "1", "--seeds", "1", "--losses",
+                     "square", "--output-dir", str(tmp_path), "--no-progress", "--no-plot"])
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert f"{name}: {inputs}, " in results["config"]["setup"] and results["config"]["model"] == model
+    (run,) = results["runs"]
+    assert len(np.load(tmp_path / "runs/square/seed-0/true_class_probabilities.npy")) == 20  # the mock test split
+    assert 0 <= run["metrics"]["accuracy"] <= 1 and run["metrics"]["temperature"] > 0
