@@ -20,7 +20,6 @@ INPUTS = {
     "efficientnet_b0": ("image",),
 }
 MODELS = tuple(INPUTS)
-IMAGE_MODELS = tuple(name for name in MODELS if "image" in INPUTS[name])
 #: What `--model auto` picks for each kind of input.
 AUTO = {"vector": "mlp", "image": "cnn", "sequence": "cnn_1d", "text": "text"}
 #: keras.applications builds these backbones only for images of at least 32x32 pixels.
