@@ -3,11 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from helpers import finite_differences, value_and_gradient
 from keras import ops
 
 import keras_losses
-import reference as ref
+from tests import reference as ref
+from tests.helpers import finite_differences, value_and_gradient
 
 RNG = np.random.default_rng(0)
 C = 5

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_losses
-from helpers import run_function
+from tests.helpers import run_function
 
 
 @pytest.mark.parametrize(
