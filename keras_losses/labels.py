@@ -23,9 +23,10 @@ def static_size(dimension):
 
 
 def num_classes(y_pred):
-    """`C`: a Python int when static, else a scalar int32 tensor (known at run time only)."""
+    """`C`: a Python int when static, else the backend's dynamic size (a scalar tensor on TensorFlow,
+    a symbolic size under `jax.export`)."""
     size = static_size(y_pred.shape[-1])
-    return size if size is not None else ops.cast(ops.shape(y_pred)[-1], "int32")
+    return size if size is not None else ops.shape(y_pred)[-1]
 
 
 def divide_by(values, divisor):
