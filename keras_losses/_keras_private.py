@@ -9,7 +9,8 @@ Keras exports no API for these; this module is the only one that touches them:
   on TensorFlow and PyTorch tensors (on JAX only outside `jax.jit`, so it is not used on JAX at all, as
   Keras' own JAX cross-entropies do not use it).
 - In a TensorFlow graph, a softmax output is recognised by its op (`tensor.op.type == "Softmax"`), as
-  Keras' TensorFlow cross-entropies do.
+  Keras' TensorFlow cross-entropies do. Those also take any `_keras_logits` for softmax logits, a
+  sigmoid's included: outputs that are not a softmax's reach them without the attribute.
 - Under `tf.distribute`, `Loss.__call__` divides the averaging reductions by `num_replicas_in_sync`
   (`keras.src.losses.loss.scale_loss_for_distribution`) and the replicas' gradients are summed.
 
@@ -64,6 +65,15 @@ def softmax_logits(y_pred):
         return None
     reproduced = ops.softmax(logits, axis=-1)
     return logits if bool(ops.all(ops.isclose(reproduced, ops.cast(y_pred, reproduced.dtype)))) else None
+
+
+def without_cached_logits(y_pred):
+    """`y_pred`, or a copy of it without `_keras_logits` when it carries some.
+
+    Keras' TensorFlow cross-entropy ops take any cached `_keras_logits` for softmax logits: a sigmoid
+    output, or a softmax over another axis, must reach them without it.
+    """
+    return ops.copy(y_pred) if getattr(y_pred, "_keras_logits", None) is not None else y_pred
 
 
 def replicas_and_global_sum(local_value):

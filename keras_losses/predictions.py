@@ -8,7 +8,7 @@ values agree.
 import keras
 from keras import ops
 
-from keras_losses._keras_private import softmax_logits
+from keras_losses._keras_private import softmax_logits, without_cached_logits
 from keras_losses.user_warnings import warn_user
 
 REDUCED_PRECISION = ("float16", "bfloat16")
@@ -30,7 +30,7 @@ def resolve_logits(y_pred, from_logits, loss_name):
     """
     logits = softmax_logits(y_pred)
     if logits is None:
-        return upcast(y_pred), from_logits
+        return upcast(without_cached_logits(y_pred)), from_logits
     if from_logits:
         warn_user(
             loss_name,
@@ -45,7 +45,7 @@ def raw_outputs_or_softmax_input(y_pred, loss_name):
     """Squentropy's `y_pred`: the raw outputs; given a softmax output, it warns and returns the softmax's input."""
     logits = softmax_logits(y_pred)
     if logits is None:
-        return upcast(y_pred)
+        return upcast(without_cached_logits(y_pred))
     warn_user(
         loss_name,
         "is defined on raw outputs (logits), but `y_pred` is the output of a softmax; the softmax's input "

@@ -7,7 +7,7 @@ from keras import ops
 
 import keras_losses
 from tests import reference as ref
-from tests.helpers import finite_differences, value_and_gradient
+from tests.helpers import finite_differences, run_function, value_and_gradient
 
 RNG = np.random.default_rng(0)
 C = 5
@@ -161,21 +161,61 @@ def test_probabilities_input_matches_logits():
             np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(from_logits), rtol=1e-6)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="only TensorFlow tensors carry `_keras_logits`")
+# Logits so far apart that probabilities saturate the 1e-7 clip: only the logits give the exact loss.
+SATURATED_LOGITS, SATURATED_LABELS = np.array([[40.0, 0.0, -40.0], [0.0, 30.0, 1.0]], "float32"), np.array([2, 0])
+uses_softmax_input = keras.backend.backend() in ("tensorflow", "torch")
+
+
+@pytest.mark.skipif(not uses_softmax_input, reason="JAX: see the next test")
 def test_softmax_output_is_computed_from_its_logits():
-    import tensorflow as tf
-
-    # Logits so far apart that probabilities saturate the 1e-7 clip: only the logits give the exact loss.
-    z, y = np.array([[40.0, 0.0, -40.0], [0.0, 30.0, 1.0]], "float32"), np.array([2, 0])
+    z, y = SATURATED_LOGITS, SATURATED_LABELS
     expected = ref.encouraging_sparse(y, z, 0.75)
+    eager = keras_losses.encouraging_loss(y, keras.activations.softmax(ops.convert_to_tensor(z)), log_end=0.75)
+    np.testing.assert_allclose(ops.convert_to_numpy(eager), expected, rtol=1e-5)
+    if keras.backend.backend() == "tensorflow":  # in a graph, the Softmax op is recognised too
+        import tensorflow as tf
 
-    @tf.function
+        @tf.function
+        def from_softmax_dense(t):
+            return keras_losses.encouraging_loss(ref.one_hot(y, 3), tf.nn.softmax(t), log_end=0.75)
+
+        np.testing.assert_allclose(from_softmax_dense(z).numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX only")
+def test_softmax_output_on_jax_is_taken_as_probabilities_eager_and_jitted_alike():
+    # As in Keras' JAX cross-entropies: a softmax output is probabilities (clipped to [1e-7, 1 - 1e-7]),
+    # whether `_keras_logits` exists (eager) or not (jax.jit).
+    import jax
+
+    z, y = SATURATED_LOGITS, SATURATED_LABELS
+    probabilities = ops.convert_to_numpy(keras.activations.softmax(ops.convert_to_tensor(z)))
+    as_probabilities = ops.convert_to_numpy(keras_losses.encouraging_loss(y, probabilities, log_end=0.75))
+
     def from_softmax(t):
         return keras_losses.encouraging_loss(y, keras.activations.softmax(t), log_end=0.75)
 
-    @tf.function
-    def from_softmax_dense(t):
-        return keras_losses.encouraging_loss(ref.one_hot(y, 3), tf.nn.softmax(t), log_end=0.75)
+    np.testing.assert_array_equal(ops.convert_to_numpy(from_softmax(ops.convert_to_tensor(z))), as_probabilities)
+    np.testing.assert_allclose(np.asarray(jax.jit(from_softmax)(z)), as_probabilities, rtol=1e-6)
+    # ... which is what Keras' own cross-entropy does there
+    keras_ce = keras.losses.sparse_categorical_crossentropy(y, keras.activations.softmax(ops.convert_to_tensor(z)))
+    ours = keras_losses.cross_entropy(y, keras.activations.softmax(ops.convert_to_tensor(z)))
+    np.testing.assert_allclose(ops.convert_to_numpy(ours), ops.convert_to_numpy(keras_ce), rtol=1e-6)
 
-    np.testing.assert_allclose(from_softmax(z).numpy(), expected, rtol=1e-5)
-    np.testing.assert_allclose(from_softmax_dense(z).numpy(), expected, rtol=1e-5)
+
+@pytest.mark.parametrize("activation", ["sigmoid", "softmax over the batch axis"])
+def test_other_activations_caching_their_input_are_not_taken_for_a_softmax(activation):
+    # `keras.activations.sigmoid` caches its input as `_keras_logits` too (and Keras' TF cross-entropy
+    # ops would use it as softmax logits): that would be a silently wrong loss.
+    z, y = RNG.normal(size=(4, C)), labels((4,))
+
+    def activate(t):
+        return keras.activations.sigmoid(t) if activation == "sigmoid" else keras.activations.softmax(t, axis=0)
+
+    as_plain_arrays = ops.convert_to_numpy(activate(ops.convert_to_tensor(z)))
+    for fn in (keras_losses.encouraging_loss, keras_losses.squentropy):
+        expected = ops.convert_to_numpy(fn(y, as_plain_arrays))
+        eager = fn(y, activate(ops.convert_to_tensor(z)))
+        traced = run_function(lambda t, fn=fn: fn(y, activate(t)))(z)
+        np.testing.assert_allclose(ops.convert_to_numpy(eager), expected, rtol=1e-12)
+        np.testing.assert_allclose(ops.convert_to_numpy(traced), expected, rtol=1e-12)
