@@ -132,17 +132,6 @@ def test_softmax_head_gives_the_logits_head_loss_in_fit():
     assert softmax.evaluate(x, y, verbose=0) == pytest.approx(linear.evaluate(x, y, verbose=0), rel=1e-5)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="only TensorFlow tensors carry `_keras_logits`")
-def test_raw_output_losses_warn_on_softmax_output():
-    z = ops.convert_to_tensor(RNG.normal(size=(2, C)).astype("float32"))
-    with pytest.warns(UserWarning, match="raw outputs"):
-        keras_losses.square_loss([0, 1], keras.activations.softmax(z))
-    # squentropy is defined on logits: it warns and uses the softmax's input.
-    with pytest.warns(UserWarning, match="softmax"):
-        value = keras_losses.squentropy([0, 1], keras.activations.softmax(z))
-    np.testing.assert_allclose(ops.convert_to_numpy(value), keras_losses.squentropy([0, 1], z), rtol=1e-6)
-
-
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", NAMES)
 def test_reduced_precision_outputs_are_computed_in_float32(name, dtype):
