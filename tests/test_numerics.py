@@ -59,3 +59,14 @@ def test_encouraging_loss_can_be_negative_and_is_bounded_by_the_clamp():
     z = np.array([[50.0, 0.0, 0.0]], "float32")
     value = float(keras_losses.encouraging_loss([0], z, from_logits=True)[0])
     assert value == pytest.approx(np.log(keras_losses.BONUS_EPSILON), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_float64_input_stays_float64_with_its_gradient(name):
+    # On PyTorch, Keras' type promotion turns float64 met with a Python float into float32 (e.g. in
+    # `ops.maximum`): the losses keep the input's dtype on every backend.
+    y = np.array([0, 0, 0, 6, 2, 5])
+    z = ops.convert_to_tensor(extreme_logits(30.0), "float64")
+    for target, extra in ((y, {}), (np.eye(C)[y], {}), (y, {"label_smoothing": 0.1}), (y, {"ignore_class": 2})):
+        value, grad = value_and_gradient(lambda t, target=target, extra=extra: FUNCTIONS[name](target, t, **extra), z)
+        assert value.dtype == np.float64 and grad.dtype == np.float64, extra
