@@ -18,3 +18,11 @@ elif keras.backend.backend() == "jax":
     import jax
 
     jax.config.update("jax_enable_x64", True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The pass count of each backend run of tests/test_backends.py."""
+    from tests.helpers import BACKEND_SUMMARIES
+
+    for line in BACKEND_SUMMARIES:
+        terminalreporter.write_line(line)

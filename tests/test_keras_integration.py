@@ -7,7 +7,7 @@ from keras import ops
 
 import keras_losses
 from tests import reference as ref
-from tests.helpers import REDUCED_FLOAT64_RTOL, value_and_gradient
+from tests.helpers import REDUCED_FLOAT64_RTOL, mirrored_strategy_on_two_cpus, value_and_gradient
 
 RNG = np.random.default_rng(1)
 C = 4
@@ -183,6 +183,6 @@ def test_mirrored_strategy_step_equals_one_device(name):
         return model.get_weights()
 
     one_device = train(tf.distribute.get_strategy())
-    mirrored = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    mirrored = train(mirrored_strategy_on_two_cpus())
     for a, b in zip(one_device, mirrored):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

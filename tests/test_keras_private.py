@@ -10,6 +10,7 @@ import pytest
 from keras import ops
 
 from keras_losses import _keras_private
+from tests.helpers import mirrored_strategy_on_two_cpus
 
 
 def test_a_moved_private_import_names_the_keras_version_and_what_moved():
@@ -70,7 +71,7 @@ def test_keras_divides_averaging_reductions_by_the_number_of_replicas():
     # mean_over_global_batch multiplies by the number of replicas to undo exactly this scaling.
     import tensorflow as tf
 
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    strategy = mirrored_strategy_on_two_cpus()
     y_pred = np.array([1.0, 2.0, 3.0, 4.0], "float32")
     per_replica = strategy.run(
         lambda: keras.losses.MeanSquaredError(reduction="sum_over_batch_size")(np.zeros((4, 1)), y_pred[:, None])

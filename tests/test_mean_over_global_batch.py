@@ -7,6 +7,7 @@ from keras import ops
 
 import keras_losses
 from tests import reference as ref
+from tests.helpers import mirrored_strategy_on_two_cpus
 
 RNG = np.random.default_rng(11)
 C = 4
@@ -83,7 +84,7 @@ def test_two_replicas_with_unequal_valid_counts_equal_one_device():
     import tensorflow as tf
 
     one_device, one_device_loss = _train_one_step(tf.distribute.get_strategy(), True)
-    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    mirrored = mirrored_strategy_on_two_cpus()
     global_mean, global_mean_loss = _train_one_step(mirrored, True)
     per_replica, per_replica_loss = _train_one_step(mirrored, False)
 
