@@ -21,7 +21,8 @@ def sparse_sum_of_squares(z, ids, true_weight, true_target):
     @ops.custom_gradient
     def total(rows):
         true_value = ops.take(ops.reshape(rows, (-1,)), index)
-        value = ops.sum(ops.square(rows), axis=-1) + true_weight * ops.square(true_value - true_target) - ops.square(true_value)
+        true_term = true_weight * ops.square(true_value - true_target) - ops.square(true_value)
+        value = ops.sum(ops.square(rows), axis=-1) + true_term
 
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream

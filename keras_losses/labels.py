@@ -46,7 +46,7 @@ def _is_sparse(y_true, y_pred):
     classes = static_size(y_pred.shape[-1]) if pred_rank else None
     if pred_rank < 1 or (classes is not None and classes < 2):
         raise ValueError(
-            "`y_pred` must have the classes on its last axis, at least 2 of them. " f"Received: {_shapes(y_true, y_pred)}"
+            f"`y_pred` must have the classes on its last axis, at least 2 of them. Received: {_shapes(y_true, y_pred)}"
         )
     last = static_size(y_true.shape[-1]) if true_rank else None
     if true_rank == pred_rank - 1:
@@ -69,7 +69,9 @@ def _is_sparse(y_true, y_pred):
     for true_dim, pred_dim in zip(leading, y_pred.shape[:-1]):
         true_dim, pred_dim = static_size(true_dim), static_size(pred_dim)
         if true_dim is not None and pred_dim is not None and true_dim != pred_dim:
-            raise ValueError(f"`y_true` and `y_pred` disagree on their leading axes. Received: {_shapes(y_true, y_pred)}")
+            raise ValueError(
+                f"`y_true` and `y_pred` disagree on their leading axes. Received: {_shapes(y_true, y_pred)}"
+            )
     return sparse
 
 

@@ -45,7 +45,8 @@ class ClassificationLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         if mean_over_global_batch not in (True, False):
             raise ValueError(
-                f"`mean_over_global_batch` must be True or False. Received: mean_over_global_batch={mean_over_global_batch!r}"
+                "`mean_over_global_batch` must be True or False. "
+                f"Received: mean_over_global_batch={mean_over_global_batch!r}"
             )
         if mean_over_global_batch and self.reduction not in AVERAGING_REDUCTIONS:
             raise ValueError(

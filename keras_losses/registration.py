@@ -81,7 +81,8 @@ def get(identifier):
 
     >>> import keras_losses
     >>> keras_losses.get("conservative_encouraging")
-    ConservativeEncouragingLoss(log_end=0.75, from_logits=False, label_smoothing=0.0, ignore_class=None, mean_over_global_batch=False, reduction='sum_over_batch_size')
+    ConservativeEncouragingLoss(log_end=0.75, from_logits=False, label_smoothing=0.0, ignore_class=None,
+                                mean_over_global_batch=False, reduction='sum_over_batch_size')
     """
     if identifier is None or isinstance(identifier, keras.losses.Loss):
         return identifier

@@ -20,7 +20,7 @@ CLASSES = [
     keras_losses.Squentropy,
     keras_losses.CrossEntropy,
 ]
-FUNCTIONS = [keras_losses.encouraging_loss, keras_losses.square_loss, keras_losses.squentropy, keras_losses.cross_entropy]
+FUNCTIONS = list(keras_losses.registration.FUNCTIONS)
 # Non-default values for every constructor argument.
 ARGUMENTS = {
     "k": 2.0,

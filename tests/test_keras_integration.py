@@ -22,9 +22,15 @@ LOSSES = {
         lambda **kw: keras_losses.ConservativeEncouragingLoss(log_end=0.5, from_logits=True, **kw),
         lambda y, z: ref.encouraging_sparse(y, z, 0.5),
     ),
-    "square": (lambda **kw: keras_losses.SquareLoss(k=2.0, m=3.0, **kw), lambda y, z: ref.square_sparse(y, z, 2.0, 3.0)),
+    "square": (
+        lambda **kw: keras_losses.SquareLoss(k=2.0, m=3.0, **kw),
+        lambda y, z: ref.square_sparse(y, z, 2.0, 3.0),
+    ),
     "squentropy": (lambda **kw: keras_losses.Squentropy(**kw), lambda y, z: ref.squentropy(ref.one_hot(y, C), z)),
-    "ce": (lambda **kw: keras_losses.CrossEntropy(from_logits=True, **kw), lambda y, z: ref.cross_entropy(ref.one_hot(y, C), z)),
+    "ce": (
+        lambda **kw: keras_losses.CrossEntropy(from_logits=True, **kw),
+        lambda y, z: ref.cross_entropy(ref.one_hot(y, C), z),
+    ),
 }
 NAMES = list(LOSSES)
 
@@ -54,7 +60,8 @@ def test_every_reduction(name):
         if rtol == 1e-10:
             assert keras.backend.standardize_dtype(got.dtype) == "float64", reduction
     weighted = make(reduction="mean_with_sample_weight", dtype="float64")(y, z, sample_weight=weights)
-    np.testing.assert_allclose(float(weighted), (per_example * weights).sum() / weights.sum(), rtol=REDUCED_FLOAT64_RTOL)
+    expected = (per_example * weights).sum() / weights.sum()
+    np.testing.assert_allclose(float(weighted), expected, rtol=REDUCED_FLOAT64_RTOL)
     weighted = make(dtype="float64")(y, z, sample_weight=weights)
     np.testing.assert_allclose(float(weighted), (per_example * weights).mean(), rtol=REDUCED_FLOAT64_RTOL)
 
@@ -65,7 +72,8 @@ def test_keras_mask_on_predictions_averages_over_valid_steps(name):
     y, z = batch((2, 5))
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 0]], bool)
     # A public layer attaches the mask: `Masking` masks the steps whose outputs all equal 0.
-    masked = keras.layers.Masking(mask_value=0.0, dtype="float64")(ops.convert_to_tensor(np.where(mask[..., None], z, 0.0)))
+    masking = keras.layers.Masking(mask_value=0.0, dtype="float64")
+    masked = masking(ops.convert_to_tensor(np.where(mask[..., None], z, 0.0)))
     got = make(dtype="float64")(y, masked)
     np.testing.assert_allclose(float(got), reference(y, z)[mask].mean(), rtol=REDUCED_FLOAT64_RTOL)
 
@@ -82,7 +90,8 @@ def test_ignore_class_contributes_nothing_and_is_not_counted(name, ignore_class)
     expected = reference(safe_y, z)
     loss = make(ignore_class=ignore_class, dtype="float64")
     np.testing.assert_allclose(float(loss(y, z)), expected[valid].mean(), rtol=REDUCED_FLOAT64_RTOL)
-    per_example, grad = value_and_gradient(lambda t: make(ignore_class=ignore_class, reduction="none", dtype="float64")(y, t), z)
+    unreduced = make(ignore_class=ignore_class, reduction="none", dtype="float64")
+    per_example, grad = value_and_gradient(lambda t: unreduced(y, t), z)
     np.testing.assert_allclose(per_example, np.where(valid, expected, 0.0), rtol=1e-10)
     assert np.all(grad[~valid] == 0.0) and np.all(np.abs(grad[valid]).sum(-1) > 0)
 
@@ -103,7 +112,11 @@ def test_ignore_class_matches_keras_sparse_cross_entropy_convention():
 def _model(num_classes=C, activation=None, seed=0):
     keras.utils.set_random_seed(seed)
     return keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(num_classes, activation=activation)]
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(16, activation="relu"),
+            keras.layers.Dense(num_classes, activation=activation),
+        ]
     )
 
 

@@ -16,7 +16,8 @@ from tests.helpers import mirrored_strategy_on_two_cpus
 def test_a_moved_private_import_names_the_keras_version_and_what_moved():
     with pytest.raises(ImportError, match=rf"keras.src.no_such_module.*get_keras_mask.*Keras {keras.__version__}"):
         _keras_private.import_private("keras.src.no_such_module", ("get_keras_mask",))
-    with pytest.raises(ImportError, match=rf"`keras.src.backend.common.masking.no_such_name`.*Keras {keras.__version__}"):
+    moved = rf"`keras.src.backend.common.masking.no_such_name`.*Keras {keras.__version__}"
+    with pytest.raises(ImportError, match=moved):
         _keras_private.import_private("keras.src.backend.common.masking", ("no_such_name",))
 
 

@@ -32,7 +32,8 @@ def test_on_one_device_it_is_the_masked_mean(cls):
     mask = np.ones((3, 5), bool)
     mask[2, 1:] = False  # a Keras mask on y_pred
     weights = RNG.uniform(0.5, 2.0, size=(3, 5))
-    y_pred = keras.layers.Masking(mask_value=0.0, dtype="float64")(ops.convert_to_tensor(np.where(mask[..., None], z, 0)))
+    masking = keras.layers.Masking(mask_value=0.0, dtype="float64")
+    y_pred = masking(ops.convert_to_tensor(np.where(mask[..., None], z, 0)))
     per_entry = ops.convert_to_numpy(on_logits(cls, ignore_class=-1, reduction="none", dtype="float64")(y, z))
     valid = (y != -1) & mask
     loss = on_logits(cls, ignore_class=-1, mean_over_global_batch=True, dtype="float64")
@@ -70,7 +71,7 @@ LABELS = np.array([[1, 0, 3, -1, 2, 1], [3, 1, 0, 2, 2, 0], [2, 1, 0, 0, 0, 0], 
 def _train_one_step(strategy, mean_over_global_batch):
     with strategy.scope():
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((6,)), keras.layers.Embedding(8, 8, mask_zero=True), keras.layers.Dense(C)])
+        model = _sequence_model()
         loss = keras_losses.ConservativeEncouragingLoss(
             from_logits=True, ignore_class=-1, mean_over_global_batch=mean_over_global_batch
         )
@@ -114,5 +115,8 @@ def test_two_replicas_with_unequal_valid_counts_equal_one_device():
 
 def _initial_weights():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((6,)), keras.layers.Embedding(8, 8, mask_zero=True), keras.layers.Dense(C)])
-    return model.get_weights()
+    return _sequence_model().get_weights()
+
+
+def _sequence_model():
+    return keras.Sequential([keras.Input((6,)), keras.layers.Embedding(8, 8, mask_zero=True), keras.layers.Dense(C)])
