@@ -120,3 +120,34 @@ def _initial_weights():
 
 def _sequence_model():
     return keras.Sequential([keras.Input((6,)), keras.layers.Embedding(8, 8, mask_zero=True), keras.layers.Dense(C)])
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution is JAX's")
+def test_jax_data_parallel_hands_the_loss_the_global_batch():
+    # Under keras.distribution.DataParallel over two devices the loss sees the global batch: the masked mean
+    # is already global, with the option or without.
+    import tensorflow as tf
+
+    def train(mean_over_global_batch):
+        keras.utils.set_random_seed(0)
+        model = _sequence_model()
+        loss = keras_losses.ConservativeEncouragingLoss(
+            from_logits=True, ignore_class=-1, mean_over_global_batch=mean_over_global_batch
+        )
+        model.compile(optimizer=keras.optimizers.SGD(0.5), loss=loss)
+        dataset = tf.data.Dataset.from_tensor_slices((TOKENS, LABELS)).batch(4)  # DataParallel needs tf.data
+        logged = model.fit(dataset, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+        return model.get_weights(), logged
+
+    one_device, one_device_loss = train(True)
+    devices = keras.distribution.list_devices()
+    assert len(devices) == 2
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    try:
+        for option in (True, False):
+            weights, logged = train(option)
+            assert logged == pytest.approx(one_device_loss, rel=1e-5)
+            for a, b in zip(one_device, weights):
+                np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    finally:
+        keras.distribution.set_distribution(None)
