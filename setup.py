@@ -1,11 +1,24 @@
+import re
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 EXPERIMENTS = ["tensorflow>=2.16", "tensorflow-datasets", "tensorboard", "scikit-learn", "matplotlib", "rich"]
 TRANSLATION = ["keras-hub", "tensorflow-text", "sacrebleu"]
+# The core tests also run on PyTorch (tests/test_backends.py). Pinned: this version installs a CPU wheel from
+# the local package cache here; any other version downloads a multi-GB CUDA build.
+TEST = ["jax", "torch==2.13.0", "pytest"]
+
+
+def read_version():
+    """The version written in keras_losses/version.py, read without importing the package (and so keras)."""
+    text = (Path(__file__).parent / "keras_losses" / "version.py").read_text(encoding="utf-8")
+    return re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE).group(1)
+
 
 setup(
     name="keras-losses",
-    version="0.1.0",
+    version=read_version(),
     description="Square, encouraging and conservative encouraging losses as first-class Keras 3 losses",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
@@ -20,7 +33,7 @@ setup(
         "jax": ["jax"],
         "experiments": EXPERIMENTS,
         "translation": EXPERIMENTS + TRANSLATION,
-        "test": EXPERIMENTS + TRANSLATION + ["jax", "pytest"],
+        "test": EXPERIMENTS + TRANSLATION + TEST,
     },
     entry_points={"console_scripts": ["keras-losses=keras_losses_cli:main"]},
 )

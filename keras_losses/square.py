@@ -1,27 +1,21 @@
 """Square loss for classification (Hui & Belkin, ICLR 2021, arXiv 2006.07322)."""
 
-import keras
 from keras import ops
 
-from keras_losses.common import (
-    ClassificationLoss,
-    check_common,
-    check_range,
-    sparse_sum_of_squares,
-    standardize_labels,
-    upcast,
-    warn_if_softmax,
-)
+from keras_losses.fused_squares import sparse_sum_of_squares
+from keras_losses.labels import divide_by, num_classes, standardize_labels
+from keras_losses.loss import ClassificationLoss
+from keras_losses.predictions import check_raw_outputs
+from keras_losses.validation import check_label_arguments, check_range
 
 
 def _check(k, m, label_smoothing, ignore_class):
     k = check_range("k", k, 0.0, float("inf"))
     m = check_range("m", m, 0.0, float("inf"))
-    return (k, m, *check_common(label_smoothing, ignore_class))
+    return (k, m, *check_label_arguments(label_smoothing, ignore_class))
 
 
-@keras.saving.register_keras_serializable(package="keras_losses")
-def square_loss(y_true, y_pred, k=1.0, m=1.0, label_smoothing=0.0, ignore_class=None):
+def square_loss(y_true, y_pred, *, k=1.0, m=1.0, label_smoothing=0.0, ignore_class=None):
     """Square loss on the raw outputs `z` (no softmax), rescaled by `k` and `m`.
 
     For `C` classes and true class `y`:
@@ -41,15 +35,16 @@ def square_loss(y_true, y_pred, k=1.0, m=1.0, label_smoothing=0.0, ignore_class=
         y_true: class ids (shape of `y_pred` without its last axis, or with a
             last axis of 1) or one-hot/soft labels (shape of `y_pred`).
         y_pred: the model's raw outputs `[..., C]` (a linear output layer). A
-            softmax output is detected where the backend allows it and warned about.
-        k: float > 0, the weight of the true class's term.
-        m: float > 0, the target value of the true class's output.
-        label_smoothing: float in [0, 1): `q = (1 - s) * onehot(y) + s / C`.
-        ignore_class: optional int, for class-id labels: entries with that
-            label contribute 0 and are masked out of the mean.
+            softmax output is recognised on TensorFlow and PyTorch and warned about.
+        k: float > 0 (keyword-only), the weight of the true class's term.
+        m: float > 0 (keyword-only), the target value of the true class's output.
+        label_smoothing: float in [0, 1) (keyword-only): `q = (1 - s) * onehot(y) + s / C`.
+        ignore_class: optional int (keyword-only), for class-id labels: entries
+            with that label contribute 0 and are masked out of the mean.
 
     Returns:
-        The loss per example, shape `y_pred.shape[:-1]`, float32 for float16/bfloat16 inputs.
+        The loss per example, shape `y_pred.shape[:-1]`, in the dtype of `y_pred`
+        (float32 for float16/bfloat16).
 
     Example:
 
@@ -59,20 +54,22 @@ def square_loss(y_true, y_pred, k=1.0, m=1.0, label_smoothing=0.0, ignore_class=
     0.75
     >>> round(float(keras_losses.square_loss([2], outputs, k=2.0, m=3.0)[0]), 4)
     1.0833
+
+    References:
+        - [Hui & Belkin, 2021. Evaluation of Neural Architectures Trained with Square Loss vs
+          Cross-Entropy in Classification Tasks](https://arxiv.org/abs/2006.07322)
     """
     k, m, label_smoothing, ignore_class = _check(k, m, label_smoothing, ignore_class)
-    warn_if_softmax(y_pred, "square_loss")
-    y_pred = upcast(y_pred)
+    y_pred = check_raw_outputs(y_pred, "square_loss")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
     if labels.ids is not None:
         total = sparse_sum_of_squares(y_pred, labels.ids, true_weight=k, true_target=m)
     else:
         q = labels.dense
         total = ops.sum((1.0 + (k - 1.0) * q) * ops.square(y_pred - m * q), axis=-1)
-    return labels.finish(total / y_pred.shape[-1])
+    return labels.mask_ignored(divide_by(total, num_classes(y_pred)))
 
 
-@keras.saving.register_keras_serializable(package="keras_losses")
 class SquareLoss(ClassificationLoss):
     """Square loss (Hui & Belkin, ICLR 2021) as a `keras.losses.Loss`.
 
@@ -83,15 +80,23 @@ class SquareLoss(ClassificationLoss):
         m: float > 0, target of the true class (paper: 1, 15 for 42-1000 classes, 30 for 1000).
         label_smoothing: float in [0, 1).
         ignore_class: optional int; ignored entries are masked out of the mean.
+        mean_over_global_batch: bool. If True, the loss is `sum_i w_i * l_i / #valid entries`
+            over the whole global batch of the step (the count summed over `tf.distribute`
+            replicas) instead of Keras' per-replica mean; equal on one device. Needs
+            `reduction` "sum_over_batch_size" or "mean".
         reduction: any of Keras' reductions. Defaults to `"sum_over_batch_size"`.
         name: name of the loss instance.
         dtype: dtype of the loss computation (Keras' `Loss` semantics).
+
+    Every argument is also a public attribute of the same name.
 
     Example:
 
     >>> import keras, keras_losses
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
     >>> model.compile("sgd", loss=keras_losses.SquareLoss(k=1.0, m=1.0))
+    >>> keras_losses.SquareLoss(k=15.0, m=30.0).m
+    30.0
     """
 
     fn = staticmethod(square_loss)
@@ -102,17 +107,10 @@ class SquareLoss(ClassificationLoss):
         m=1.0,
         label_smoothing=0.0,
         ignore_class=None,
+        mean_over_global_batch=False,
         reduction="sum_over_batch_size",
         name="square_loss",
         dtype=None,
     ):
-        k, m, label_smoothing, ignore_class = _check(k, m, label_smoothing, ignore_class)
-        super().__init__(
-            reduction=reduction,
-            name=name,
-            dtype=dtype,
-            k=k,
-            m=m,
-            label_smoothing=label_smoothing,
-            ignore_class=ignore_class,
-        )
+        super().__init__(mean_over_global_batch=mean_over_global_batch, reduction=reduction, name=name, dtype=dtype)
+        self.k, self.m, self.label_smoothing, self.ignore_class = _check(k, m, label_smoothing, ignore_class)

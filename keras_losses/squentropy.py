@@ -1,19 +1,15 @@
 """Squentropy (Hui, Belkin & Wright, ICML 2023, arXiv 2302.03952)."""
 
-import keras
 from keras import ops
 
-from keras_losses.common import (
-    ClassificationLoss,
-    check_common,
-    resolve_logits,
-    sparse_sum_of_squares,
-    standardize_labels,
-)
+from keras_losses.fused_squares import sparse_sum_of_squares
+from keras_losses.labels import divide_by, num_classes, standardize_labels
+from keras_losses.loss import ClassificationLoss
+from keras_losses.predictions import raw_outputs_or_softmax_input
+from keras_losses.validation import check_label_arguments
 
 
-@keras.saving.register_keras_serializable(package="keras_losses")
-def squentropy(y_true, y_pred, label_smoothing=0.0, ignore_class=None):
+def squentropy(y_true, y_pred, *, label_smoothing=0.0, ignore_class=None):
     """Squentropy: cross-entropy plus the mean square of the incorrect classes' raw outputs.
 
     For `C` classes, raw outputs `z` and true class `y`:
@@ -29,13 +25,15 @@ def squentropy(y_true, y_pred, label_smoothing=0.0, ignore_class=None):
         y_true: class ids (shape of `y_pred` without its last axis, or with a
             last axis of 1) or one-hot/soft labels (shape of `y_pred`).
         y_pred: the model's raw outputs (logits) `[..., C]`, from a linear output
-            layer. Given a softmax output, it warns and uses the softmax's input.
-        label_smoothing: float in [0, 1): `q = (1 - s) * onehot(y) + s / C`.
-        ignore_class: optional int, for class-id labels: entries with that
-            label contribute 0 and are masked out of the mean.
+            layer. Given a softmax output (recognised on TensorFlow and PyTorch),
+            it warns and uses the softmax's input.
+        label_smoothing: float in [0, 1) (keyword-only): `q = (1 - s) * onehot(y) + s / C`.
+        ignore_class: optional int (keyword-only), for class-id labels: entries
+            with that label contribute 0 and are masked out of the mean.
 
     Returns:
-        The loss per example, shape `y_pred.shape[:-1]`, float32 for float16/bfloat16 inputs.
+        The loss per example, shape `y_pred.shape[:-1]`, in the dtype of `y_pred`
+        (float32 for float16/bfloat16).
 
     Example:
 
@@ -43,9 +41,12 @@ def squentropy(y_true, y_pred, label_smoothing=0.0, ignore_class=None):
     >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
     >>> round(float(keras_losses.squentropy([0], logits)[0]), 4)
     0.6698
+
+    References:
+        - [Hui, Belkin & Wright, 2023. Cut your Losses with Squentropy](https://arxiv.org/abs/2302.03952)
     """
-    label_smoothing, ignore_class = check_common(label_smoothing, ignore_class)
-    y_pred, _ = resolve_logits(y_pred, True, "squentropy")
+    label_smoothing, ignore_class = check_label_arguments(label_smoothing, ignore_class)
+    y_pred = raw_outputs_or_softmax_input(y_pred, "squentropy")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
     if labels.ids is not None:
         nll = ops.cast(ops.sparse_categorical_crossentropy(labels.ids, y_pred, from_logits=True), y_pred.dtype)
@@ -54,10 +55,9 @@ def squentropy(y_true, y_pred, label_smoothing=0.0, ignore_class=None):
         q = labels.dense
         nll = -ops.sum(q * ops.log_softmax(y_pred, axis=-1), axis=-1)
         wrong_squares = ops.sum((1.0 - q) * ops.square(y_pred), axis=-1)
-    return labels.finish(nll + wrong_squares / (y_pred.shape[-1] - 1))
+    return labels.mask_ignored(nll + divide_by(wrong_squares, num_classes(y_pred) - 1))
 
 
-@keras.saving.register_keras_serializable(package="keras_losses")
 class Squentropy(ClassificationLoss):
     """Squentropy (Hui, Belkin & Wright, ICML 2023) as a `keras.losses.Loss`.
 
@@ -66,9 +66,15 @@ class Squentropy(ClassificationLoss):
     Args:
         label_smoothing: float in [0, 1).
         ignore_class: optional int; ignored entries are masked out of the mean.
+        mean_over_global_batch: bool. If True, the loss is `sum_i w_i * l_i / #valid entries`
+            over the whole global batch of the step (the count summed over `tf.distribute`
+            replicas) instead of Keras' per-replica mean; equal on one device. Needs
+            `reduction` "sum_over_batch_size" or "mean".
         reduction: any of Keras' reductions. Defaults to `"sum_over_batch_size"`.
         name: name of the loss instance.
         dtype: dtype of the loss computation (Keras' `Loss` semantics).
+
+    Every argument is also a public attribute of the same name.
 
     Example:
 
@@ -83,15 +89,10 @@ class Squentropy(ClassificationLoss):
         self,
         label_smoothing=0.0,
         ignore_class=None,
+        mean_over_global_batch=False,
         reduction="sum_over_batch_size",
         name="squentropy",
         dtype=None,
     ):
-        label_smoothing, ignore_class = check_common(label_smoothing, ignore_class)
-        super().__init__(
-            reduction=reduction,
-            name=name,
-            dtype=dtype,
-            label_smoothing=label_smoothing,
-            ignore_class=ignore_class,
-        )
+        super().__init__(mean_over_global_batch=mean_over_global_batch, reduction=reduction, name=name, dtype=dtype)
+        self.label_smoothing, self.ignore_class = check_label_arguments(label_smoothing, ignore_class)

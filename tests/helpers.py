@@ -1,5 +1,7 @@
 """Backend-neutral helpers for the tests."""
 
+import functools
+
 import keras
 import numpy as np
 from keras import ops
@@ -22,7 +24,21 @@ def value_and_gradient(fn, x):
 
         value = fn(x)
         return np.asarray(value), np.asarray(jax.grad(lambda t: fn(t).sum())(x))
+    if backend == "torch":
+        x = x.detach().clone().requires_grad_(True)
+        value = fn(x)
+        value.sum().backward()
+        return ops.convert_to_numpy(value.detach()), ops.convert_to_numpy(x.grad)
     raise NotImplementedError(backend)
+
+
+#: One line per backend run of tests/test_backends.py, printed by conftest.py in the terminal summary.
+BACKEND_SUMMARIES = []
+
+#: Relative tolerance for values reduced by Keras' own averaging reductions of float64 losses: on PyTorch
+#: `ops.divide_no_nan` (in `reduce_values` and `apply_mask`) returns float32 for float64 input, so a
+#: reduced value is exact to float32 precision only there. Per-example values keep float64 everywhere.
+REDUCED_FLOAT64_RTOL = 1e-6 if keras.backend.backend() == "torch" else 1e-10
 
 
 def finite_differences(fn, x, h=1e-6):
@@ -38,7 +54,7 @@ def finite_differences(fn, x, h=1e-6):
 
 
 def run_function(fn):
-    """Runs `fn` traced: under `tf.function` on TensorFlow, `jax.jit` on JAX."""
+    """Runs `fn` traced: under `tf.function` on TensorFlow, `jax.jit` on JAX; eagerly on PyTorch."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -49,6 +65,16 @@ def run_function(fn):
 
         return jax.jit(fn)
     return fn
+
+
+@functools.cache
+def mirrored_strategy_on_two_cpus():
+    """One `tf.distribute.MirroredStrategy` over the two logical CPUs (conftest.py), shared by the whole process:
+    the collective ops of one strategy can collide with those of another created later in the same process
+    ("Shape mismatch in the collective instance ...")."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 
 
 def run_script_on_two_cpus(script, arguments, timeout=900):

@@ -5,7 +5,13 @@ import importlib
 
 import pytest
 
-MODULES = ["keras_losses", "keras_losses.encouraging", "keras_losses.square", "keras_losses.squentropy", "keras_losses.crossentropy"]
+MODULES = [
+    "keras_losses.registration",
+    "keras_losses.encouraging",
+    "keras_losses.square",
+    "keras_losses.squentropy",
+    "keras_losses.crossentropy",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -3,11 +3,11 @@
 import keras
 import numpy as np
 import pytest
-from helpers import finite_differences, value_and_gradient
 from keras import ops
 
 import keras_losses
-import reference as ref
+from tests import reference as ref
+from tests.helpers import finite_differences, run_function, value_and_gradient
 
 RNG = np.random.default_rng(0)
 C = 5
@@ -84,7 +84,8 @@ def test_hand_computed_values():
 def test_dense_soft_labels_match_reference(name, hyper):
     fn, reference, _ = FAMILIES[name]
     z, q = logits(), soft_labels()
-    np.testing.assert_allclose(ops.convert_to_numpy(fn(q, z, **hyper)), reference(q, z, **hyper), rtol=1e-10, atol=1e-12)
+    expected = reference(q, z, **hyper)
+    np.testing.assert_allclose(ops.convert_to_numpy(fn(q, z, **hyper)), expected, rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("name,hyper", CASES, ids=IDS)
@@ -95,7 +96,8 @@ def test_sparse_one_hot_and_trailing_axis_labels_agree(name, hyper, shape):
     sparse = ops.convert_to_numpy(fn(y, z, **hyper))
     assert sparse.shape == shape
     np.testing.assert_allclose(sparse, ref_dense := reference(ref.one_hot(y, C), z, **hyper), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(ops.convert_to_numpy(fn(ref.one_hot(y, C), z, **hyper)), ref_dense, rtol=1e-10, atol=1e-12)
+    dense = ops.convert_to_numpy(fn(ref.one_hot(y, C), z, **hyper))
+    np.testing.assert_allclose(dense, ref_dense, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(ops.convert_to_numpy(fn(y[..., None], z, **hyper)), ref_dense, rtol=1e-10, atol=1e-12)
 
 
@@ -116,7 +118,8 @@ def test_smoothed_encouraging_is_the_authors_mixture(log_end):
     # (1 - s) * EL(y) + s * mean_i (b(p_i) - log p_i)
     z, y, s = logits(), labels(), 0.2
     log_p = ref.log_softmax(z)
-    expected = (1 - s) * ref.encouraging_sparse(y, z, log_end) + s * (ref.bonus(np.exp(log_p), log_end) - log_p).mean(-1)
+    uniform_part = (ref.bonus(np.exp(log_p), log_end) - log_p).mean(-1)
+    expected = (1 - s) * ref.encouraging_sparse(y, z, log_end) + s * uniform_part
     got = keras_losses.encouraging_loss(y, z, log_end=log_end, from_logits=True, label_smoothing=s)
     np.testing.assert_allclose(ops.convert_to_numpy(got), expected, rtol=1e-10)
 
@@ -161,21 +164,61 @@ def test_probabilities_input_matches_logits():
             np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(from_logits), rtol=1e-6)
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="only TensorFlow tensors carry `_keras_logits`")
+# Logits so far apart that probabilities saturate the 1e-7 clip: only the logits give the exact loss.
+SATURATED_LOGITS, SATURATED_LABELS = np.array([[40.0, 0.0, -40.0], [0.0, 30.0, 1.0]], "float32"), np.array([2, 0])
+uses_softmax_input = keras.backend.backend() in ("tensorflow", "torch")
+
+
+@pytest.mark.skipif(not uses_softmax_input, reason="JAX: see the next test")
 def test_softmax_output_is_computed_from_its_logits():
-    import tensorflow as tf
-
-    # Logits so far apart that probabilities saturate the 1e-7 clip: only the logits give the exact loss.
-    z, y = np.array([[40.0, 0.0, -40.0], [0.0, 30.0, 1.0]], "float32"), np.array([2, 0])
+    z, y = SATURATED_LOGITS, SATURATED_LABELS
     expected = ref.encouraging_sparse(y, z, 0.75)
+    eager = keras_losses.encouraging_loss(y, keras.activations.softmax(ops.convert_to_tensor(z)), log_end=0.75)
+    np.testing.assert_allclose(ops.convert_to_numpy(eager), expected, rtol=1e-5)
+    if keras.backend.backend() == "tensorflow":  # in a graph, the Softmax op is recognised too
+        import tensorflow as tf
 
-    @tf.function
+        @tf.function
+        def from_softmax_dense(t):
+            return keras_losses.encouraging_loss(ref.one_hot(y, 3), tf.nn.softmax(t), log_end=0.75)
+
+        np.testing.assert_allclose(from_softmax_dense(z).numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX only")
+def test_softmax_output_on_jax_is_taken_as_probabilities_eager_and_jitted_alike():
+    # As in Keras' JAX cross-entropies: a softmax output is probabilities (clipped to [1e-7, 1 - 1e-7]),
+    # whether `_keras_logits` exists (eager) or not (jax.jit).
+    import jax
+
+    z, y = SATURATED_LOGITS, SATURATED_LABELS
+    probabilities = ops.convert_to_numpy(keras.activations.softmax(ops.convert_to_tensor(z)))
+    as_probabilities = ops.convert_to_numpy(keras_losses.encouraging_loss(y, probabilities, log_end=0.75))
+
     def from_softmax(t):
         return keras_losses.encouraging_loss(y, keras.activations.softmax(t), log_end=0.75)
 
-    @tf.function
-    def from_softmax_dense(t):
-        return keras_losses.encouraging_loss(ref.one_hot(y, 3), tf.nn.softmax(t), log_end=0.75)
+    np.testing.assert_array_equal(ops.convert_to_numpy(from_softmax(ops.convert_to_tensor(z))), as_probabilities)
+    np.testing.assert_allclose(np.asarray(jax.jit(from_softmax)(z)), as_probabilities, rtol=1e-6)
+    # ... which is what Keras' own cross-entropy does there
+    keras_ce = keras.losses.sparse_categorical_crossentropy(y, keras.activations.softmax(ops.convert_to_tensor(z)))
+    ours = keras_losses.cross_entropy(y, keras.activations.softmax(ops.convert_to_tensor(z)))
+    np.testing.assert_allclose(ops.convert_to_numpy(ours), ops.convert_to_numpy(keras_ce), rtol=1e-6)
 
-    np.testing.assert_allclose(from_softmax(z).numpy(), expected, rtol=1e-5)
-    np.testing.assert_allclose(from_softmax_dense(z).numpy(), expected, rtol=1e-5)
+
+@pytest.mark.parametrize("activation", ["sigmoid", "softmax over the batch axis"])
+def test_other_activations_caching_their_input_are_not_taken_for_a_softmax(activation):
+    # `keras.activations.sigmoid` caches its input as `_keras_logits` too (and Keras' TF cross-entropy
+    # ops would use it as softmax logits): that would be a silently wrong loss.
+    z, y = RNG.normal(size=(4, C)), labels((4,))
+
+    def activate(t):
+        return keras.activations.sigmoid(t) if activation == "sigmoid" else keras.activations.softmax(t, axis=0)
+
+    as_plain_arrays = ops.convert_to_numpy(activate(ops.convert_to_tensor(z)))
+    for fn in (keras_losses.encouraging_loss, keras_losses.squentropy):
+        expected = ops.convert_to_numpy(fn(y, as_plain_arrays))
+        eager = fn(y, activate(ops.convert_to_tensor(z)))
+        traced = run_function(lambda t, fn=fn: fn(y, activate(t)))(z)
+        np.testing.assert_allclose(ops.convert_to_numpy(eager), expected, rtol=1e-12)
+        np.testing.assert_allclose(ops.convert_to_numpy(traced), expected, rtol=1e-12)

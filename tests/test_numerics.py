@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from helpers import value_and_gradient
 from keras import ops
 
 import keras_losses
+from tests.helpers import value_and_gradient
 
 RNG = np.random.default_rng(2)
 C = 7
@@ -50,7 +50,7 @@ def test_loss_and_gradient_are_finite(name, form, dtype, scale):
 def test_probabilities_with_exact_zeros_and_ones_are_finite(log_end):
     p = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.5, 0.5, 0.0]], "float32")
     for target in (np.array([0, 0, 2]), np.eye(3, dtype="float32")[[0, 0, 2]]):
-        value, grad = value_and_gradient(lambda t: keras_losses.encouraging_loss(target, t, log_end=log_end), p)
+        value, grad = value_and_gradient(lambda t, y=target: keras_losses.encouraging_loss(y, t, log_end=log_end), p)
         assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad))
 
 
@@ -59,3 +59,14 @@ def test_encouraging_loss_can_be_negative_and_is_bounded_by_the_clamp():
     z = np.array([[50.0, 0.0, 0.0]], "float32")
     value = float(keras_losses.encouraging_loss([0], z, from_logits=True)[0])
     assert value == pytest.approx(np.log(keras_losses.BONUS_EPSILON), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_float64_input_stays_float64_with_its_gradient(name):
+    # On PyTorch, Keras' type promotion turns float64 met with a Python float into float32 (e.g. in
+    # `ops.maximum`): the losses keep the input's dtype on every backend.
+    y = np.array([0, 0, 0, 6, 2, 5])
+    z = ops.convert_to_tensor(extreme_logits(30.0), "float64")
+    for target, extra in ((y, {}), (np.eye(C)[y], {}), (y, {"label_smoothing": 0.1}), (y, {"ignore_class": 2})):
+        value, grad = value_and_gradient(lambda t, target=target, extra=extra: FUNCTIONS[name](target, t, **extra), z)
+        assert value.dtype == np.float64 and grad.dtype == np.float64, extra

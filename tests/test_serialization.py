@@ -46,14 +46,20 @@ def test_registered_serialization_without_custom_objects(loss):
     assert keras_losses.get(serialized).get_config() == loss.get_config()
 
 
-def test_plain_names_are_custom_objects():
+def test_registration_prefixed_for_all_plain_for_the_paper_losses_only():
     custom = keras.saving.get_custom_objects()
-    for obj in (keras_losses.EncouragingLoss, keras_losses.SquareLoss, keras_losses.squentropy):
-        assert custom[obj.__name__] is obj
+    for obj in keras_losses.registration.LOSSES + keras_losses.registration.FUNCTIONS:
         assert custom[f"keras_losses>{obj.__name__}"] is obj
+        assert keras.saving.get_registered_name(obj) == f"keras_losses>{obj.__name__}"
+    paper = {"EncouragingLoss", "ConservativeEncouragingLoss", "SquareLoss", "Squentropy"}
+    for name in paper | {"encouraging_loss", "square_loss", "squentropy"}:
+        assert custom[name] is getattr(keras_losses, name)
+    # A plain "CrossEntropy" could collide with another package's class.
+    assert custom.get("CrossEntropy") is not keras_losses.CrossEntropy
+    assert custom.get("cross_entropy") is not keras_losses.cross_entropy
     plain = {"class_name": "ConservativeEncouragingLoss", "config": {"log_end": 0.5}}
     loss = keras.losses.deserialize(plain)
-    assert isinstance(loss, keras_losses.ConservativeEncouragingLoss) and loss.get_config()["log_end"] == 0.5
+    assert isinstance(loss, keras_losses.ConservativeEncouragingLoss) and loss.log_end == 0.5
 
 
 @pytest.mark.parametrize(

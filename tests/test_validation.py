@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_losses
-from helpers import run_function
+from tests.helpers import run_function
 
 
 @pytest.mark.parametrize(
@@ -45,7 +45,8 @@ LOSS_FUNCTIONS = [keras_losses.encouraging_loss, keras_losses.square_loss, keras
 def test_mismatched_shapes_name_both_shapes(fn, true_shape, pred_shape):
     y_true = np.zeros(true_shape, "float32")
     y_pred = np.full(pred_shape, 0.2, "float32")
-    with pytest.raises(ValueError, match=rf"y_true.shape={true_shape}.*y_pred.shape={pred_shape}".replace("(", r"\(").replace(")", r"\)")):
+    shapes = rf"y_true.shape={true_shape}.*y_pred.shape={pred_shape}".replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(ValueError, match=shapes):
         fn(y_true, y_pred)
 
 

@@ -1,0 +1,74 @@
+"""What `y_pred` holds: logits or probabilities; softmax outputs are recognised; float16/bfloat16 computed in float32.
+
+Softmax outputs are recognised as Keras' cross-entropies recognise them (see `_keras_private.softmax_logits`):
+on TensorFlow and PyTorch; on JAX never (as in Keras' JAX cross-entropies), so that eager and `jax.jit`
+values agree.
+"""
+
+import keras
+from keras import ops
+
+from keras_losses._keras_private import softmax_logits, without_cached_logits
+from keras_losses.user_warnings import warn_user
+
+REDUCED_PRECISION = ("float16", "bfloat16")
+
+
+def upcast(x):
+    """float16/bfloat16 tensors are computed in float32; wider ones as they are."""
+    x = ops.convert_to_tensor(x)
+    if keras.backend.standardize_dtype(x.dtype) in REDUCED_PRECISION:
+        return ops.cast(x, "float32")
+    return x
+
+
+def resolve_logits(y_pred, from_logits, loss_name):
+    """`(y_pred, from_logits)`, with a softmax output swapped for the softmax's input and `from_logits=True`.
+
+    This is Keras' handling of softmax outputs in its cross-entropies: the loss is computed from the
+    logits, exact where `log(softmax)` would underflow.
+    """
+    logits = softmax_logits(y_pred)
+    if logits is None:
+        return upcast(without_cached_logits(y_pred)), from_logits
+    if from_logits:
+        warn_user(
+            loss_name,
+            "received `from_logits=True`, but `y_pred` is the output of a softmax (probabilities, not logits); "
+            "the softmax's input is used as the logits. Pass `from_logits=False` (the default), or remove the "
+            "softmax from the output layer (`activation=None`).",
+        )
+    return upcast(logits), True
+
+
+def raw_outputs_or_softmax_input(y_pred, loss_name):
+    """Squentropy's `y_pred`: the raw outputs; given a softmax output, it warns and returns the softmax's input."""
+    logits = softmax_logits(y_pred)
+    if logits is None:
+        return upcast(without_cached_logits(y_pred))
+    warn_user(
+        loss_name,
+        "is defined on raw outputs (logits), but `y_pred` is the output of a softmax; the softmax's input "
+        "is used instead. Use a linear output layer (`activation=None`).",
+    )
+    return upcast(logits)
+
+
+def check_raw_outputs(y_pred, loss_name):
+    """The square loss's `y_pred`, as given; warns when it is the output of a softmax."""
+    if softmax_logits(y_pred) is not None:
+        warn_user(
+            loss_name,
+            "is computed on raw outputs (the paper's square loss has no softmax), but `y_pred` is the output "
+            "of a softmax. Use a linear output layer (`activation=None`).",
+        )
+    return upcast(y_pred)
+
+
+def log_probabilities(y_pred, from_logits):
+    """Log-probabilities on the last axis, as Keras' categorical cross-entropy computes them."""
+    if from_logits:
+        return ops.log_softmax(y_pred, axis=-1)
+    y_pred = y_pred / ops.sum(y_pred, axis=-1, keepdims=True)
+    epsilon = keras.config.epsilon()
+    return ops.log(ops.clip(y_pred, epsilon, 1.0 - epsilon))
