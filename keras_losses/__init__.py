@@ -10,6 +10,7 @@ Importing the package registers every loss with Keras' serialization (package
 
 import keras
 
+from keras_losses import metrics, schedules  # noqa: F401  (registers them with Keras serialization)
 from keras_losses.crossentropy import CrossEntropy, cross_entropy
 from keras_losses.encouraging import (
     BONUS_EPSILON,
