@@ -35,7 +35,7 @@ def build_parser():
         description=__doc__.split("\n\n")[0],
         epilog=f"Recipes: {epilog}. With other --epochs the step boundaries keep their fractions of the run. "
         "CIFAR: pad-4 random crop + flip; ImageNet: random resized crop + flip, resize 256 / center crop 224 for test.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=arguments.HelpFormatter,
     )
     parser.add_argument("--dataset", default="cifar10", choices=tuple(datasets.IMAGE_DATASETS))
     parser.add_argument("--model", default="resnet50", choices=models.MODELS)

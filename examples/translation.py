@@ -32,7 +32,7 @@ def build_parser():
     defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in recipes.DEFAULT_PRESET.items())
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog=f"Presets: {presets}.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=arguments.HelpFormatter,
     )
     parser.add_argument("--dataset", default="ted_hrlr_translate/pt_to_en", choices=translation.TRANSLATION_DATASETS)
     parser.add_argument("--preset", choices=tuple(recipes.PRESETS), help=f"{recipes.PAPER_PRESET} is the "

@@ -15,6 +15,15 @@ class ArgumentError(ValueError):
     """A flag, or a combination of flags, that does not apply; the message names the flag."""
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in the help, except the absent ones (None, False): their help says what applies."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def at_least(minimum):
     """An argparse type: an integer >= `minimum`."""
 
@@ -55,11 +64,11 @@ def add_loss_arguments(parser, default="ce", label_smoothing=0.0):
     """--loss, --k, --m, --log-end, --label-smoothing; `default` and `label_smoothing` are for the help text."""
     parser.add_argument("--loss", choices=loss_specs.FAMILIES, help=f"default: {default}")
     parser.add_argument("--k", type=float, help="square loss: weight of the true class (default: the paper's for "
-                        "the number of classes, see the README); alone, --m keeps the paper's value")
+                        "the number of classes, see the README; given alone, m stays the paper's)")
     parser.add_argument("--m", type=float, help="square loss: target of the true class (default: the paper's for "
-                        "the number of classes); alone, --k keeps the paper's value")
+                        "the number of classes; given alone, k stays the paper's)")
     parser.add_argument("--log-end", type=float, help="(conservative) encouraging loss: LE (default: 1.0 for "
-                        "encouraging, 0.75 for conservative_encouraging)")
+                        f"encouraging, 0.75 for conservative_encouraging{'' if default == 'ce' else ', or ' + default})")
     parser.add_argument("--label-smoothing", type=float, help=f"in [0, 1) (default: {label_smoothing:g})")
 
 

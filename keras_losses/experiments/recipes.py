@@ -173,7 +173,8 @@ class Recipe:
 
     def override(self, learning_rate=None, batch_size=None, epochs=None, weight_decay=None, schedule=None,
                  warmup_epochs=None, warmup_steps=None):
-        """This recipe with the command line's overrides (None: keep the recipe's value).
+        """This recipe with the command line's overrides (None: keep the recipe's value). `batch_size` is a new
+        reference global batch (the examples keep the recipe's and scale; `keras-losses compare` sets its own).
 
         `schedule` (a name of `SCHEDULES`) keeps the recipe's warm-up epochs; `warmup_epochs` applies to the
         epoch-based schedules, `warmup_steps` to `inverse_sqrt`. Raises `RecipeError` naming the flag.

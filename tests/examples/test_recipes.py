@@ -128,6 +128,10 @@ def test_overrides_name_the_flag_that_does_not_apply():
         PRESETS["iwslt"].recipe.override(schedule="cosine")
     with pytest.raises(RecipeError, match="--learning-rate must be > 0"):
         imagenet.override(learning_rate=0.0)
+    # a new reference batch (keras-losses compare's global --batch-size): the same peak there
+    assert RECIPES["cifar10"].override(batch_size=256).peak_learning_rate(256) == 0.1
+    with pytest.raises(RecipeError, match="--batch-size must be > 0"):
+        imagenet.override(batch_size=0)
     with pytest.raises(RecipeError, match=r"--warmup-epochs \(5\) must be less than --epochs \(3\)"):
         imagenet.override(epochs=3)
 
