@@ -43,10 +43,14 @@ def worker_dir(output_dir, strategy):
 
 
 def callbacks(directory, monitor="val_accuracy"):
-    """BackupAndRestore (resume a killed run), the best model as `best.keras`, TensorBoard and CSV logs."""
+    """BackupAndRestore (resume a killed run), the best model as `best.keras`, TensorBoard and CSV logs.
+
+    The backup keeps the previous epoch's copy too (`double_checkpoint`): a run killed while writing its
+    backup resumes from the one before instead of failing on a truncated file.
+    """
     directory = Path(directory)
     return [
-        keras.callbacks.BackupAndRestore(str(directory / "backup")),
+        keras.callbacks.BackupAndRestore(str(directory / "backup"), double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
             str(directory / "best.keras"), monitor=monitor, mode="max" if "accuracy" in monitor else "min",
             save_best_only=True,
