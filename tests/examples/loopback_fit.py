@@ -1,11 +1,11 @@
-"""A few steps of `fit` on a tiny model under a strategy, for the two-process loopback tests.
+"""A few steps of `fit` on a tiny model (no shuffling, no augmentation) under a strategy.
 
     python loopback_fit.py STRATEGY OUTPUT.npz [--plain]
 
-Every process of a cluster runs it (TensorFlow: TF_CONFIG; JAX: KERAS_DISTRIBUTION_* variables); the chief
-writes the final weights, the loss logged after every step, the epochs' losses and the validation losses
-to OUTPUT.npz. `--plain` skips `Strategy.prepare` (Keras' own `fit`, no multi-worker workaround).
-`train()` is also called in the test process, for the one-device reference.
+Every worker of a cluster runs it (TF_CONFIG); the chief writes the final weights, the loss logged after every
+step, the epochs' losses and the validation losses to OUTPUT.npz. `--plain` skips `Strategy.prepare`: Keras'
+own `fit`, without the multi-worker workaround. `train()` also runs in the test process, for the one-device
+reference.
 """
 
 import sys
@@ -46,8 +46,8 @@ def train(strategy, prepare=True):
         model = strategy.prepare(model)
     step_losses = []
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: step_losses.append(logs["loss"]))
-    history = model.fit(strategy.distribute_dataset(dataset), epochs=EPOCHS,
-                        validation_data=strategy.distribute_dataset(dataset.take(1)), callbacks=[record], shuffle=False, verbose=0)
+    history = model.fit(strategy.distribute_dataset(dataset, GLOBAL_BATCH), epochs=EPOCHS, shuffle=False, verbose=0,
+                        validation_data=strategy.distribute_dataset(dataset.take(1), GLOBAL_BATCH), callbacks=[record])
     return {
         "weights": np.concatenate([np.ravel(w) for w in model.get_weights()]),
         "step_losses": np.array(step_losses, "float64"),
