@@ -1,132 +1,147 @@
 """Train an encoder-decoder transformer translator with any loss of keras-losses and report BLEU.
 
-The papers' machine-translation experiments as a program (the encouraging-loss paper trains a Transformer
-on IWSLT De-En; here tensorflow-datasets' TED Pt-En by default, WMT14 De-En by flag):
+The papers' machine-translation experiments as a program (needs `pip install "keras-losses[translation]"`).
+The encouraging-loss paper trains fairseq's IWSLT'14 De-En transformer; `--preset iwslt` is that setup
+(architecture, Adam and its inverse-square-root schedule, dropout, weight decay, conservative encouraging
+loss with LE 0.5, label smoothing 0.1, beam 5), here on tensorflow-datasets' TED Pt-En (the default data set;
+IWSLT De-En is not in tensorflow-datasets) or WMT14 De-En (with `--preset base`, Transformer-base, by default):
 
-    # Transformer-base, conservative encouraging loss with label smoothing 0.1, beam search 4
-    python examples/translation.py --preset base --loss conservative_encouraging --label-smoothing 0.1 --beams 4
+    # the encouraging-loss paper's setup
+    python examples/translation.py --preset iwslt
+    # Transformer-base with cross-entropy on WMT14
+    python examples/translation.py --dataset wmt14_translate/de-en --preset base --loss ce
 
     # Offline smoke test on random sentences (a few steps on a CPU)
     python examples/translation.py --mock-data 32 --preset tiny --epochs 1 --steps-per-epoch 2
 
 Sub-word WordPiece vocabularies are trained on the training split and saved beside the model
 (`source_vocabulary.txt`, `target_vocabulary.txt`). Padding (id 0) is masked in attention and ignored by the
-loss (`ignore_class=0`) and by token accuracy. Adam (0.9, 0.98, 1e-9) with the inverse-square-root warm-up.
-BLEU is sacrebleu's corpus BLEU on detokenized test translations. Same distribution, mixed-precision,
-backup/restore, logging and `results.json` conventions as examples/image_classification.py.
+loss (`ignore_class=0`) and by token accuracy. BLEU is sacrebleu's corpus BLEU on detokenized test
+translations. Same strategies (TensorFlow and JAX), mixed-precision, backup/restore, logging and
+`results.json` conventions as examples/image_classification.py.
 """
 
 import argparse
-import time
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass
 
 
 def build_parser():
-    from keras_losses.experiments import loss_specs, training, translation
+    from keras_losses.experiments import arguments, recipes, translation
 
+    presets = "; ".join(f"{name}: {preset.source}: {preset.describe()}" for name, preset in recipes.PRESETS.items())
+    defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in recipes.DEFAULT_PRESET.items())
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        description=__doc__.split("\n\n")[0], epilog=f"Presets: {presets}.",
+        formatter_class=arguments.HelpFormatter,
     )
     parser.add_argument("--dataset", default="ted_hrlr_translate/pt_to_en", choices=translation.TRANSLATION_DATASETS)
-    parser.add_argument("--preset", default="base", choices=tuple(translation.PRESETS))
-    parser.add_argument("--layers", type=int, help="override the preset")
-    parser.add_argument("--model-dim", type=int, help="override the preset")
-    parser.add_argument("--heads", type=int, help="override the preset")
-    parser.add_argument("--feedforward-dim", type=int, help="override the preset")
-    parser.add_argument("--dropout", type=float, help="override the preset")
-    loss_specs.add_loss_arguments(parser, label_smoothing=0.1)
-    parser.add_argument("--vocabulary-size", type=int, default=8000, help="WordPiece vocabulary size per language")
-    parser.add_argument("--sequence-length", type=int, default=translation.SEQUENCE_LENGTH, help="tokens per sentence (longer are cut)")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=64, help="sentence pairs per replica")
-    parser.add_argument("--steps-per-epoch", type=int)
-    parser.add_argument("--warmup-steps", type=int, default=4000)
-    parser.add_argument("--learning-rate-scale", type=float, default=1.0, help="multiplies the schedule")
-    parser.add_argument("--beams", type=int, default=4, help="beam size for the test translations (1: greedy)")
-    parser.add_argument("--test-sentences", type=int, help="translate at most this many test sentences")
-    training.add_run_arguments(parser, output_dir="runs/translation")
+    parser.add_argument("--preset", choices=tuple(recipes.PRESETS), help=f"{recipes.PAPER_PRESET} is the "
+                        "encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base is Transformer-base; "
+                        "the preset gives the architecture, the recipe, the loss, label smoothing, dropout and beam "
+                        f"size unless a flag overrides them (default: {defaults})")
+    parser.add_argument("--layers", type=arguments.at_least(1), help="encoder = decoder layers (default: the preset's)")
+    parser.add_argument("--model-dim", type=arguments.at_least(1), help="default: the preset's")
+    parser.add_argument("--heads", type=arguments.at_least(1), help="default: the preset's")
+    parser.add_argument("--feedforward-dim", type=arguments.at_least(1), help="default: the preset's")
+    parser.add_argument("--dropout", type=float, help="default: the preset's")
+    arguments.add_loss_arguments(parser, default="the preset's", label_smoothing=0.1)
+    parser.add_argument("--vocabulary-size", type=arguments.at_least(8), default=8000,
+                        help="WordPiece vocabulary size per language")
+    parser.add_argument("--sequence-length", type=arguments.at_least(2), default=translation.SEQUENCE_LENGTH,
+                        help="tokens per sentence (longer are cut)")
+    arguments.add_recipe_arguments(parser, "the preset's")
+    parser.add_argument("--warmup-steps", type=arguments.at_least(1), help="updates of linear warm-up before the "
+                        "inverse-square-root decay (default: the preset's, 4000; base and tiny: the peak follows "
+                        "(model_dim * warmup_steps)^-0.5 unless --learning-rate is given)")
+    parser.add_argument("--beams", type=arguments.at_least(1), help="beam size of the test translations, 1: greedy "
+                        "(default: the preset's)")
+    parser.add_argument("--test-sentences", type=arguments.at_least(1), help="translate at most this many test "
+                        "sentences (default: all)")
+    arguments.add_run_arguments(parser, output_dir="runs/translation")
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    import keras
+@dataclass(frozen=True)
+class Config:
+    """What the flags ask for, validated; `main` trains it."""
 
-    from keras_losses.experiments import loss_specs, metrics, training, translation
+    dataset: str
+    preset_name: str
+    preset: object  # recipes.TranslationPreset, overrides applied
+    loss: object  # arguments.LossChoice
+    beams: int
+    batch_size: int  # sentence pairs per replica; None: the recipe's global batch / replicas
+    vocabulary_size: int
+    sequence_length: int
+    test_sentences: int
+    run: object  # arguments.RunOptions
 
-    strategy = training.get_strategy(args.strategy)
-    policy = training.set_mixed_precision(args.mixed_precision, strategy)
-    global_batch = args.batch_size * strategy.num_replicas_in_sync
-    preset = translation.PRESETS[args.preset]
-    overrides = {
-        "layers": args.layers, "model_dim": args.model_dim, "heads": args.heads,
-        "feedforward_dim": args.feedforward_dim, "dropout": args.dropout,
-    }
-    preset = replace(preset, **{key: value for key, value in overrides.items() if value is not None})
-    output_dir = Path(args.output_dir)
-    keras.utils.set_random_seed(args.seed)
 
-    train_pairs, test_pairs = translation.load_pairs(args.dataset, args.mock_data)
-    source_tokenizer, target_tokenizer = translation.train_tokenizers(train_pairs, args.vocabulary_size, output_dir)
-    batches = lambda pairs, seed=None: translation.make_batches(  # noqa: E731
-        pairs, source_tokenizer, target_tokenizer, args.sequence_length, global_batch, seed
+def configure(args):
+    """The `Config` of parsed flags; raises `ValueError` naming a flag that does not apply."""
+    from keras_losses.experiments import arguments, recipes
+
+    name = args.preset or recipes.DEFAULT_PRESET[args.dataset]
+    preset = recipes.PRESETS[name].override(
+        layers=args.layers, model_dim=args.model_dim, heads=args.heads, feedforward_dim=args.feedforward_dim,
+        dropout=args.dropout, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, epochs=args.epochs,
+        weight_decay=args.weight_decay,
     )
-    train = training.distributable(batches(train_pairs, args.seed).repeat(), strategy)
-    test = training.distributable(batches(test_pairs), strategy)
-    train_size = args.mock_data or sum(1 for _ in train_pairs)
-    steps = args.steps_per_epoch or max(1, train_size // global_batch)
+    loss = arguments.loss_choice(args, default=preset.loss, label_smoothing=preset.label_smoothing)
+    return Config(args.dataset, name, preset, loss, args.beams or preset.beams, args.batch_size, args.vocabulary_size,
+                  args.sequence_length, args.test_sentences, arguments.run_options(args))
 
-    spec = loss_specs.spec_from_arguments(args)
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from keras_losses.experiments import arguments, metrics, recipes, training, translation
+
+    try:
+        config = configure(args)
+        strategy = training.set_up(config.run)
+        global_batch = arguments.global_batch_size(args, config.preset.recipe, strategy.replicas)
+    except ValueError as error:
+        parser.error(str(error))
+    run, preset, length = config.run, config.preset, config.sequence_length
+    train_pairs, test_pairs = translation.load_pairs(config.dataset, run.mock_data)
+    vocabularies = training.worker_dir(run.output_dir, strategy)
+    source, target = translation.train_tokenizers(train_pairs, config.vocabulary_size, vocabularies)
+    train = translation.make_batches(train_pairs, source, target, length, global_batch, shuffle_seed=run.seed)
+    test = translation.make_batches(test_pairs, source, target, length, global_batch)
+    steps = run.steps_per_epoch or max(1, (run.mock_data or sum(1 for _ in train_pairs)) // global_batch)
+    spec = config.loss.spec(target.vocabulary_size())
     with strategy.scope():
         model = translation.compiled_translator(
-            spec, source_tokenizer, target_tokenizer, args.sequence_length, preset, args.label_smoothing,
-            args.warmup_steps, args.learning_rate_scale,
+            spec, source, target, length, preset, config.loss.label_smoothing,
+            recipes.make_optimizer(preset.recipe, steps, global_batch), run.steps_per_execution,
         )
-
-    chief = training.is_chief(strategy)
-    start = time.perf_counter()
-    history = model.fit(
-        train,
-        epochs=args.epochs,
-        steps_per_epoch=steps,
-        validation_data=test,
-        callbacks=training.callbacks(output_dir, chief, monitor="val_token_accuracy"),
-        verbose="auto",
-    )
-    train_seconds = time.perf_counter() - start
-    evaluation = model.evaluate(test, verbose=0, return_dict=True)
-
-    pairs = translation.sentence_pairs(test_pairs, args.test_sentences)
-    sources, references = [p[0] for p in pairs], [p[1] for p in pairs]
-    hypotheses = translation.translate(
-        model, source_tokenizer, target_tokenizer, sources, args.sequence_length, beams=args.beams
-    )
+    _, summary = training.fit(model, strategy, strategy.distribute_dataset(train.repeat(), global_batch),
+                              strategy.distribute_dataset(test, global_batch), preset.recipe.epochs, steps,
+                              run.output_dir, monitor="val_token_accuracy")
+    sources, references = zip(*translation.sentence_pairs(test_pairs, config.test_sentences))
+    with strategy.every_example(test, global_batch) as every_batch:
+        evaluation = model.evaluate(every_batch, verbose=0, return_dict=True)
+        hypotheses = translation.translate(model, source, target, list(sources), length, beams=config.beams)
     results = {
-        "dataset": args.dataset,
+        **summary,
+        "dataset": config.dataset,
         "loss": spec,
         "loss_config": model.loss.get_config(),
-        "label_smoothing": args.label_smoothing,
-        "preset": args.preset,
-        "architecture": preset,
-        "vocabulary_sizes": {"source": source_tokenizer.vocabulary_size(), "target": target_tokenizer.vocabulary_size()},
+        "label_smoothing": config.loss.label_smoothing,
+        "preset": config.preset_name,
+        "preset_config": preset,
         "global_batch_size": global_batch,
-        "strategy": type(strategy).__name__,
-        "replicas": strategy.num_replicas_in_sync,
-        "mixed_precision_policy": policy,
-        "epochs": args.epochs,
-        "initial_epoch": history.epoch[0] if history.epoch else None,  # > 0: resumed from a backup
-        "train_seconds": train_seconds,
+        "vocabulary_sizes": {"source": source.vocabulary_size(), "target": target.vocabulary_size()},
         "test_loss": evaluation["loss"],
         "token_accuracy": evaluation["token_accuracy"],
-        "beams": args.beams,
-        "test_sentences": len(pairs),
-        "bleu": metrics.bleu(hypotheses, references),
-        "samples": [
-            {"source": s, "reference": r, "translation": h} for s, r, h in list(zip(sources, references, hypotheses))[:3]
-        ],
+        "beams": config.beams,
+        "test_sentences": len(sources),
+        "bleu": metrics.bleu(hypotheses, list(references)),
+        "samples": [{"source": s, "reference": r, "translation": h}
+                    for s, r, h in list(zip(sources, references, hypotheses))[:3]],
     }
-    training.finish(model, results, output_dir, chief)
+    training.finish(model, results, run.output_dir, strategy)
     for sample in results["samples"]:
         print(f"  {sample['source']}\n  -> {sample['translation']}\n  (reference: {sample['reference']})")
     print(f"{spec}: BLEU {results['bleu']:.2f}, token accuracy {results['token_accuracy']:.4f}")

@@ -93,21 +93,3 @@ def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None):
         return keras_losses.Squentropy(**common)
     except ValueError as error:
         raise ValueError(f"bad loss specification {spec!r}: {error}") from None
-
-
-def add_loss_arguments(parser, label_smoothing=0.0):
-    """The example programs' loss flags: --loss, --k, --m, --log-end, --label-smoothing."""
-    parser.add_argument("--loss", default="ce", choices=FAMILIES)
-    parser.add_argument("--k", type=float, help="square loss: weight of the true class (default: the paper's for C)")
-    parser.add_argument("--m", type=float, help="square loss: target of the true class (default: the paper's for C)")
-    parser.add_argument("--log-end", type=float, help="(conservative) encouraging loss: LE (defaults 1.0 / 0.75)")
-    parser.add_argument("--label-smoothing", type=float, default=label_smoothing)
-
-
-def spec_from_arguments(args):
-    """The specification those flags describe, e.g. `square:15.0,30.0` or `encouraging:0.75`."""
-    if args.loss == "square" and (args.k is not None or args.m is not None):
-        return f"square:{args.k or 1.0},{args.m or 1.0}"
-    if args.loss in ("encouraging", "conservative_encouraging") and args.log_end is not None:
-        return f"{args.loss}:{args.log_end}"
-    return args.loss

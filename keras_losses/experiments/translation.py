@@ -1,35 +1,19 @@
 """Machine translation with a keras-hub encoder-decoder transformer: data, WordPiece tokenizers, the model,
-the inverse-square-root schedule, masked token accuracy, greedy and beam-search decoding, BLEU."""
+greedy and beam-search decoding. The presets (architecture, recipe, loss defaults) are in `recipes`."""
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 from keras import ops
 
-from keras_losses.experiments import loss_specs
+from keras_losses.experiments import loss_specs, recipes
+from keras_losses.experiments.recipes import PRESETS  # noqa: F401  (read here by `keras-losses compare`)
+from keras_losses.metrics import MaskedTokenAccuracy
 
 TRANSLATION_DATASETS = ("ted_hrlr_translate/pt_to_en", "wmt14_translate/de-en")
 RESERVED_TOKENS = ["[PAD]", "[UNK]", "[START]", "[END]"]
 PAD_ID, START_ID, END_ID = 0, 2, 3
 SEQUENCE_LENGTH = 64  # tokens per sentence, the examples' default
-
-
-@dataclass
-class Preset:
-    layers: int
-    model_dim: int
-    heads: int
-    feedforward_dim: int
-    dropout: float
-
-
-PRESETS = {
-    # Transformer-base (Vaswani et al., 2017): 6 + 6 layers, d_model 512, 8 heads, ff 2048, dropout 0.1.
-    "base": Preset(6, 512, 8, 2048, 0.1),
-    # A few seconds a step on a laptop CPU.
-    "tiny": Preset(1, 32, 2, 64, 0.1),
-}
 
 
 def load_pairs(name, mock_data=None):
@@ -122,54 +106,24 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
     return keras.Model([encoder_inputs, decoder_inputs], logits, name="translator")
 
 
-def compiled_translator(spec, source_tokenizer, target_tokenizer, sequence_length, preset, label_smoothing=0.0,
-                        warmup_steps=4000, learning_rate_scale=1.0):
-    """`build_transformer` compiled with the loss `spec` (padding ignored), `make_optimizer` and token accuracy.
+def compiled_translator(spec, source_tokenizer, target_tokenizer, sequence_length, preset, label_smoothing=None,
+                        optimizer=None, steps_per_execution=1):
+    """`build_transformer` of `preset` (a `recipes.TranslationPreset`) compiled with the loss `spec` (padding
+    ignored; `label_smoothing` defaults to the preset's), `optimizer` (default: the preset's recipe, whose
+    inverse-square-root schedule does not depend on the epoch length) and token accuracy.
 
     Call it inside the strategy's scope.
     """
     vocabulary = target_tokenizer.vocabulary_size()
     model = build_transformer(source_tokenizer.vocabulary_size(), vocabulary, sequence_length, preset)
+    label_smoothing = preset.label_smoothing if label_smoothing is None else label_smoothing
     model.compile(
-        optimizer=make_optimizer(preset, warmup_steps, learning_rate_scale),
+        optimizer=optimizer or recipes.make_optimizer(preset.recipe, steps_per_epoch=1),
         loss=loss_specs.build_loss(spec, vocabulary, label_smoothing, ignore_class=PAD_ID),
-        metrics=[MaskedTokenAccuracy()],
+        metrics=[MaskedTokenAccuracy(ignore_class=PAD_ID)],
+        steps_per_execution=steps_per_execution,
     )
     return model
-
-
-@keras.saving.register_keras_serializable(package="keras_losses")
-class InverseSquareRootSchedule(keras.optimizers.schedules.LearningRateSchedule):
-    """`scale * d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)` (Vaswani et al., 2017)."""
-
-    def __init__(self, model_dim, warmup_steps=4000, scale=1.0):
-        self.model_dim, self.warmup_steps, self.scale = model_dim, warmup_steps, scale
-
-    def __call__(self, step):
-        step = ops.cast(step, "float32") + 1.0
-        return self.scale * self.model_dim**-0.5 * ops.minimum(ops.rsqrt(step), step * self.warmup_steps**-1.5)
-
-    def get_config(self):
-        return {"model_dim": self.model_dim, "warmup_steps": self.warmup_steps, "scale": self.scale}
-
-
-def make_optimizer(preset, warmup_steps=4000, scale=1.0):
-    """Adam (0.9, 0.98, 1e-9) with the inverse-square-root warm-up, as in the Transformer paper."""
-    schedule = InverseSquareRootSchedule(preset.model_dim, warmup_steps, scale)
-    return keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
-
-
-@keras.saving.register_keras_serializable(package="keras_losses")
-class MaskedTokenAccuracy(keras.metrics.Mean):
-    """Next-token accuracy over non-padding labels (label id 0 is padding)."""
-
-    def __init__(self, name="token_accuracy", **kwargs):
-        super().__init__(name=name, **kwargs)
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.cast(y_true, "int32")
-        correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), self.dtype)
-        return super().update_state(correct, sample_weight=ops.cast(ops.not_equal(y_true, PAD_ID), self.dtype))
 
 
 def translate(model, source_tokenizer, target_tokenizer, sentences, sequence_length, beams=1, batch_size=64):

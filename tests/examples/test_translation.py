@@ -1,24 +1,17 @@
-"""examples/translation.py on mock data: each loss family, one or two devices, BLEU, reload; padding invariance."""
+"""examples/translation.py on mock data: the paper's preset (shrunk) trains, decodes, scores and reloads; the
+square loss; two logical CPUs; padding invariance."""
 
 import json
-import runpy
-from pathlib import Path
+from dataclasses import replace
 
 import keras
 import numpy as np
 import pytest
+
+from tests.examples.example_runs import TINY_TRANSLATION_RUN, TRANSLATION_SCRIPT
 from tests.helpers import run_script_on_two_cpus
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
-
-SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "translation.py"
-SMALL = ["--mock-data", "24", "--preset", "tiny", "--epochs", "1", "--steps-per-epoch", "2", "--batch-size", "4",
-         "--vocabulary-size", "150", "--sequence-length", "12", "--test-sentences", "6", "--beams", "2"]
-
-
-@pytest.fixture(scope="module")
-def example():
-    return runpy.run_path(str(SCRIPT), run_name="translation")
 
 
 def check_run(output_dir, loss):
@@ -31,43 +24,56 @@ def check_run(output_dir, loss):
     return results
 
 
-@pytest.mark.parametrize("loss", ["ce", "square", "encouraging", "conservative_encouraging", "squentropy"])
-def test_each_loss_family_trains_decodes_and_scores(example, tmp_path, loss):
-    example["main"](["--loss", loss, *SMALL, "--strategy", "default", "--output-dir", str(tmp_path)])
-    results = check_run(tmp_path, loss)
-    assert results["loss_config"]["label_smoothing"] == 0.1 and results["replicas"] == 1
+def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(translation_run):
+    results = check_run(translation_run, "conservative_encouraging:0.5")
+    assert results["preset"] == "iwslt" and results["label_smoothing"] == 0.1 and results["beams"] == 2
+    assert results["preset_config"]["dropout"] == 0.3 and results["preset_config"]["model_dim"] == 32
+    model = keras.models.load_model(translation_run / "model.keras")
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.AdamW) and optimizer.weight_decay == pytest.approx(1e-4)
+    assert (optimizer.beta_1, optimizer.beta_2) == (0.9, 0.98) and int(optimizer.iterations) == 4
+    assert optimizer.learning_rate.numpy() == pytest.approx(5e-4 * 4 / 4000)  # warm-up: step 4 of 4000
+    assert model.get_layer("encoder_0").dropout == 0.3
+
+
+def test_saved_translator_reloads_and_decodes_the_same(translation_run):
+    from keras_losses.experiments import translation
+
+    results = json.loads((translation_run / "results.json").read_text())
+    model = keras.models.load_model(translation_run / "model.keras")
+    assert model.loss.get_config() == results["loss_config"]
+    source = translation.load_tokenizer(translation_run / "source_vocabulary.txt")
+    target = translation.load_tokenizer(translation_run / "target_vocabulary.txt")
+    sources = [sample["source"] for sample in results["samples"]]
+    decoded = translation.translate(model, source, target, sources, sequence_length=12, beams=2)
+    assert decoded == [sample["translation"] for sample in results["samples"]]
+
+
+def test_square_loss_with_m_alone_keeps_the_papers_k_for_the_vocabulary(translation_example, tmp_path):
+    translation_example["main"]([*TINY_TRANSLATION_RUN, "--epochs", "1", "--loss", "square", "--m", "5",
+                                 "--batch-size", "4", "--strategy", "default", "--output-dir", str(tmp_path)])
+    results = check_run(tmp_path, "square:1.0,5.0")  # below 1000 classes the paper's k is 1
+    assert results["vocabulary_sizes"]["target"] < 1000 and results["loss_config"]["label_smoothing"] == 0.1
 
 
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     run_script_on_two_cpus(
-        SCRIPT, ["--loss", "conservative_encouraging", *SMALL, "--strategy", "mirrored", "--output-dir", str(tmp_path)]
+        TRANSLATION_SCRIPT, [*TINY_TRANSLATION_RUN, "--loss", "encouraging", "--batch-size", "2",
+                             "--strategy", "mirrored", "--output-dir", str(tmp_path)]
     )
-    results = check_run(tmp_path, "conservative_encouraging")
-    assert results["strategy"] == "MirroredStrategy" and results["replicas"] == 2 and results["global_batch_size"] == 8
-
-
-def test_saved_translator_reloads_and_decodes_the_same(example, tmp_path):
-    from keras_losses.experiments import translation
-
-    example["main"](["--loss", "encouraging", *SMALL, "--epochs", "2", "--strategy", "default", "--output-dir", str(tmp_path)])
     results = check_run(tmp_path, "encouraging")
-    model = keras.models.load_model(tmp_path / "model.keras")
-    assert model.loss.get_config() == results["loss_config"]
-    source = translation.load_tokenizer(tmp_path / "source_vocabulary.txt")
-    target = translation.load_tokenizer(tmp_path / "target_vocabulary.txt")
-    sources = [sample["source"] for sample in results["samples"]]
-    decoded = translation.translate(model, source, target, sources, sequence_length=12, beams=2)
-    assert decoded == [sample["translation"] for sample in results["samples"]]
+    assert results["strategy"] == "MirroredStrategy" and results["replicas"] == 2 and results["global_batch_size"] == 4
 
 
 @pytest.mark.parametrize("loss", ["encouraging:0.75", "square", "squentropy", "ce"])
 def test_padding_never_changes_the_loss_or_its_gradients(loss):
     import tensorflow as tf
 
-    from keras_losses.experiments import loss_specs, translation
+    from keras_losses.experiments import loss_specs, recipes, translation
 
     keras.utils.set_random_seed(0)
-    model = translation.build_transformer(40, 30, 20, translation.Preset(1, 16, 2, 32, 0.0))
+    shape = replace(recipes.PRESETS["tiny"], layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    model = translation.build_transformer(40, 30, 20, shape)
     loss_fn = loss_specs.build_loss(loss, 30, label_smoothing=0.1, ignore_class=translation.PAD_ID)
     rng = np.random.default_rng(0)
     lengths_source, lengths_target = [5, 7, 3], [6, 4, 8]

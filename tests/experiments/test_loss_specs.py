@@ -45,28 +45,6 @@ def test_all_built_losses_are_keras_losses():
     assert all(isinstance(build_loss(s, 10), keras.losses.Loss) for s in split_specs("ce,square,encouraging,squentropy"))
 
 
-@pytest.mark.parametrize(
-    "flags,expected",
-    [
-        ([], "ce"),
-        (["--loss", "square", "--k", "15", "--m", "30"], "square:15.0,30.0"),
-        (["--loss", "square"], "square"),
-        (["--loss", "conservative_encouraging", "--log-end", "0.5"], "conservative_encouraging:0.5"),
-        (["--loss", "squentropy", "--log-end", "0.5"], "squentropy"),
-    ],
-)
-def test_example_flags_describe_a_specification(flags, expected):
-    import argparse
-
-    from keras_losses.experiments.loss_specs import add_loss_arguments, spec_from_arguments
-
-    parser = argparse.ArgumentParser()
-    add_loss_arguments(parser, label_smoothing=0.1)
-    args = parser.parse_args(flags)
-    assert spec_from_arguments(args) == expected and args.label_smoothing == 0.1
-    build_loss(expected, num_classes=10)  # a valid specification
-
-
 @pytest.mark.parametrize("family", ["square", "encouraging", "conservative_encouraging"])
 @pytest.mark.parametrize("value", [-1.0, 0.0, 1e-9, 0.5, 0.75, 1.0, 1.5, 30.0, float("inf"), float("nan")])
 def test_check_without_keras_agrees_with_the_loss_constructors(family, value):

@@ -1,0 +1,53 @@
+"""Metrics for sequence models trained with these losses.
+
+Registered with Keras' serialization (package "keras_losses"), so that a model compiled with one of them
+loads with `keras.models.load_model` after `import keras_losses` alone.
+"""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_losses")
+class MaskedTokenAccuracy(keras.metrics.Mean):
+    """Accuracy over the labels that are not `ignore_class` (padding), e.g. next-token accuracy:
+
+        accuracy = sum_t [argmax(y_pred_t) == y_t] * [y_t != ignore_class] / sum_t [y_t != ignore_class]
+
+    Keras' `SparseCategoricalAccuracy` counts padding positions; this metric leaves them out of the mean,
+    as the losses' `ignore_class` does.
+
+    Args:
+        ignore_class: integer label id left out (the padding id). Defaults to 0.
+        name: name of the metric. Defaults to "token_accuracy".
+        dtype: dtype of the metric's result.
+
+    Example:
+
+    >>> import numpy as np, keras_losses
+    >>> metric = keras_losses.metrics.MaskedTokenAccuracy(ignore_class=0)
+    >>> labels = np.array([[5, 2, 0, 0]])
+    >>> logits = np.eye(6, dtype="float32")[[[5, 1, 0, 3]]]  # right, wrong, then two padding positions
+    >>> float(metric(labels, logits))
+    0.5
+    """
+
+    def __init__(self, ignore_class=0, name="token_accuracy", dtype=None):
+        if not isinstance(ignore_class, int) or isinstance(ignore_class, bool):
+            raise TypeError(f"`ignore_class` must be an integer label id. Received: ignore_class={ignore_class!r}")
+        super().__init__(name=name, dtype=dtype)
+        self.ignore_class = ignore_class
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.cast(y_true, "int32")
+        correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), self.dtype)
+        weight = ops.cast(ops.not_equal(y_true, self.ignore_class), self.dtype)
+        if sample_weight is not None:  # per example [batch] or per token [batch, time]
+            sample_weight = ops.cast(sample_weight, self.dtype)
+            while len(sample_weight.shape) < len(weight.shape):
+                sample_weight = ops.expand_dims(sample_weight, -1)
+            weight = weight * sample_weight
+        return super().update_state(correct, sample_weight=weight)
+
+    def get_config(self):
+        return {**super().get_config(), "ignore_class": self.ignore_class}

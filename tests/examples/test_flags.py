@@ -1,0 +1,179 @@
+"""Every public flag of both examples changes what is trained (the configuration `main` trains) or is
+refused with an error that names it; the defaults are the recipe's and the preset's."""
+
+import pytest
+
+from keras_losses.experiments import arguments, recipes
+from keras_losses.experiments.recipes import PRESETS, RECIPES
+
+
+def configure(example, argv):
+    """The example's `Config` for `argv`, or the error message (argparse's or `configure`'s)."""
+    parser = example["build_parser"]()
+    try:
+        return example["configure"](parser.parse_args(argv))
+    except ValueError as error:
+        return str(error)
+
+
+def parse_error(example, argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        example["build_parser"]().parse_args(argv)
+    assert exit_info.value.code == 2
+    return capsys.readouterr().err
+
+
+# flag: (extra arguments, what of the configuration it changes, the value it gives)
+IMAGE_FLAGS = {
+    "--dataset": (["--dataset", "imagenet2012"], lambda c: c.recipe, RECIPES["imagenet2012"]),
+    "--model": (["--model", "cnn"], lambda c: c.model, "cnn"),
+    "--loss": (["--loss", "squentropy"], lambda c: c.loss.spec(10), "squentropy"),
+    # alone, --k keeps the paper's m for the number of classes (30 for 1000), --m the paper's k (1 for 100)
+    "--k": (["--loss", "square", "--k", "15"], lambda c: c.loss.spec(1000), "square:15.0,30.0"),
+    "--m": (["--loss", "square", "--m", "20"], lambda c: c.loss.spec(100), "square:1.0,20.0"),
+    "--log-end": (["--loss", "encouraging", "--log-end", "0.5"], lambda c: c.loss.spec(10), "encouraging:0.5"),
+    "--label-smoothing": (["--label-smoothing", "0.1"], lambda c: c.loss.label_smoothing, 0.1),
+    "--epochs": (["--epochs", "7"], lambda c: c.recipe.epochs, 7),
+    "--batch-size": (["--batch-size", "32"], lambda c: c.batch_size, 32),
+    "--learning-rate": (["--learning-rate", "0.05"], lambda c: c.recipe.learning_rate, 0.05),
+    "--weight-decay": (["--weight-decay", "1e-3"], lambda c: c.recipe.weight_decay, 1e-3),
+    "--schedule": (["--schedule", "step"], lambda c: c.recipe.schedule, recipes.Step(warmup_epochs=0.0)),
+    "--warmup-epochs": (["--warmup-epochs", "2"], lambda c: c.recipe.schedule, recipes.Cosine(warmup_epochs=2.0)),
+    "--image-size": (["--image-size", "64"], lambda c: c.image_size, 64),
+    "--validation-steps": (["--validation-steps", "3"], lambda c: c.validation_steps, 3),
+}
+TRANSLATION_FLAGS = {
+    "--dataset": (["--dataset", "wmt14_translate/de-en"], lambda c: (c.dataset, c.preset), (
+        "wmt14_translate/de-en", PRESETS["base"])),
+    "--preset": (["--preset", "tiny"], lambda c: c.preset, PRESETS["tiny"]),
+    "--layers": (["--layers", "2"], lambda c: c.preset.layers, 2),
+    "--model-dim": (["--model-dim", "256"], lambda c: c.preset.model_dim, 256),
+    "--heads": (["--heads", "8"], lambda c: c.preset.heads, 8),
+    "--feedforward-dim": (["--feedforward-dim", "2048"], lambda c: c.preset.feedforward_dim, 2048),
+    "--dropout": (["--dropout", "0.1"], lambda c: c.preset.dropout, 0.1),
+    "--loss": (["--loss", "ce"], lambda c: c.loss.spec(8000), "ce"),  # the preset's LE 0.5 goes with its loss
+    "--k": (["--loss", "square", "--k", "2"], lambda c: c.loss.spec(8000), "square:2.0,30.0"),
+    "--m": (["--loss", "square", "--m", "5"], lambda c: c.loss.spec(8000), "square:15.0,5.0"),
+    "--log-end": (["--log-end", "0.75"], lambda c: c.loss.spec(8000), "conservative_encouraging:0.75"),
+    "--label-smoothing": (["--label-smoothing", "0"], lambda c: c.loss.label_smoothing, 0.0),
+    "--vocabulary-size": (["--vocabulary-size", "300"], lambda c: c.vocabulary_size, 300),
+    "--sequence-length": (["--sequence-length", "32"], lambda c: c.sequence_length, 32),
+    "--epochs": (["--epochs", "3"], lambda c: c.preset.recipe.epochs, 3),
+    "--batch-size": (["--batch-size", "16"], lambda c: c.batch_size, 16),
+    "--learning-rate": (["--learning-rate", "1e-3"], lambda c: c.preset.recipe.learning_rate, 1e-3),
+    "--weight-decay": (["--weight-decay", "0"], lambda c: c.preset.recipe.weight_decay, 0.0),
+    "--warmup-steps": (["--warmup-steps", "8000"], lambda c: c.preset.recipe.schedule, recipes.InverseSqrt(8000)),
+    "--beams": (["--beams", "1"], lambda c: c.beams, 1),
+    "--test-sentences": (["--test-sentences", "10"], lambda c: c.test_sentences, 10),
+}
+# Both examples: how and where to run (taken into effect by training.set_up, training.fit and training.finish).
+RUN_FLAGS = {
+    "--strategy": (["--strategy", "mirrored"], lambda c: c.run.strategy, "mirrored"),
+    "--coordinator-address": (["--coordinator-address", "10.0.0.1:1234"], lambda c: c.run.coordinator_address,
+                              "10.0.0.1:1234"),
+    "--num-processes": (["--num-processes", "2"], lambda c: c.run.num_processes, 2),
+    "--process-id": (["--process-id", "1"], lambda c: c.run.process_id, 1),
+    "--mixed-precision": (["--mixed-precision"], lambda c: c.run.mixed_precision, "auto"),
+    "--steps-per-epoch": (["--steps-per-epoch", "5"], lambda c: c.run.steps_per_epoch, 5),
+    "--steps-per-execution": (["--steps-per-execution", "8"], lambda c: c.run.steps_per_execution, 8),
+    "--seed": (["--seed", "4"], lambda c: c.run.seed, 4),
+    "--deterministic": (["--deterministic"], lambda c: c.run.deterministic, True),
+    "--output-dir": (["--output-dir", "elsewhere"], lambda c: c.run.output_dir, "elsewhere"),
+    "--mock-data": (["--mock-data", "9"], lambda c: c.run.mock_data, 9),
+}
+
+
+def public_flags(example):
+    return {option for action in example["build_parser"]()._actions for option in action.option_strings
+            if option.startswith("--") and option != "--help"}
+
+
+@pytest.mark.parametrize("name,flags", [("image", IMAGE_FLAGS), ("translation", TRANSLATION_FLAGS)])
+def test_every_flag_changes_the_configuration(name, flags, image_example, translation_example):
+    example = image_example if name == "image" else translation_example
+    flags = {**flags, **RUN_FLAGS}
+    assert public_flags(example) == set(flags), "a flag without a test here"
+    default = configure(example, [])
+    for flag, (argv, read, value) in flags.items():
+        config = configure(example, argv)
+        assert not isinstance(config, str), f"{flag}: {config}"
+        assert read(config) == value and read(config) != read(default), flag
+
+
+def test_image_defaults_are_the_datasets_recipe(image_example):
+    config = configure(image_example, ["--dataset", "imagenet2012"])
+    assert config.recipe == RECIPES["imagenet2012"] and config.loss == arguments.LossChoice("ce")
+    assert config.run == arguments.RunOptions(output_dir="runs/image_classification")
+
+
+def test_translation_defaults_are_the_presets(translation_example):
+    config = configure(translation_example, [])
+    iwslt = PRESETS["iwslt"]
+    assert config.preset_name == "iwslt" and config.preset == iwslt and config.beams == 5
+    assert config.loss == arguments.LossChoice("conservative_encouraging", log_end=0.5, label_smoothing=0.1)
+    assert (iwslt.dropout, iwslt.recipe.learning_rate, iwslt.recipe.weight_decay) == (0.3, 5e-4, 1e-4)
+    assert (iwslt.layers, iwslt.model_dim, iwslt.feedforward_dim, iwslt.heads) == (6, 512, 1024, 4)
+    assert configure(translation_example, ["--loss", "encouraging"]).loss.spec(100) == "encouraging"
+
+
+def test_help_names_the_papers_preset(translation_example, capsys):
+    with pytest.raises(SystemExit):
+        translation_example["build_parser"]().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "iwslt is the encouraging-loss paper's setup" in text and "fairseq transformer_iwslt_de_en" in text
+
+
+IMAGE_REFUSALS = [
+    (["--k", "2"], "--k applies to --loss square only (the loss is ce)"),
+    (["--loss", "squentropy", "--log-end", "0.5"], "--log-end applies to --loss encouraging only"),
+    (["--loss", "encouraging", "--log-end", "1.5"], "log_end"),
+    (["--loss", "square", "--m", "-1"], "`m` must be"),
+    (["--label-smoothing", "1"], "label_smoothing"),
+    (["--learning-rate", "-0.1"], "--learning-rate must be > 0"),
+    (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
+    (["--epochs", "4"], r"--warmup-epochs (5) must be less than --epochs (4)"),  # ImageNet's 5 warm-up epochs
+    (["--warmup-epochs", "-1"], "--warmup-epochs must be >= 0"),
+]
+
+
+@pytest.mark.parametrize("argv,message", IMAGE_REFUSALS)
+def test_image_flags_that_do_not_apply_are_refused(image_example, argv, message):
+    error = configure(image_example, ["--dataset", "imagenet2012", *argv])
+    assert isinstance(error, str) and message in error
+
+
+TRANSLATION_REFUSALS = [
+    (["--loss", "ce", "--log-end", "0.5"], "--log-end applies to --loss encouraging only (the loss is ce)"),
+    (["--m", "3"], "--m applies to --loss square only (the loss is conservative_encouraging)"),
+    (["--model-dim", "102"], "--model-dim (102) must be a multiple of --heads (4)"),
+    (["--heads", "3"], "--model-dim (512) must be a multiple of --heads (3)"),
+    (["--dropout", "1"], "--dropout must be in [0, 1)"),
+    (["--learning-rate", "0"], "--learning-rate must be > 0"),
+]
+
+
+@pytest.mark.parametrize("argv,message", TRANSLATION_REFUSALS)
+def test_translation_flags_that_do_not_apply_are_refused(translation_example, argv, message):
+    error = configure(translation_example, argv)
+    assert isinstance(error, str) and message in error
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--epochs", "0"], "argument --epochs: must be an integer >= 1"),
+    (["--steps-per-execution", "0"], "argument --steps-per-execution: must be an integer >= 1"),
+    (["--process-id", "-1"], "argument --process-id: must be an integer >= 0"),
+    (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice"),
+    (["--strategy", "horovod"], "argument --strategy: invalid choice"),
+    (["--schedule", "inverse_sqrt"], "argument --schedule: invalid choice"),
+])
+def test_out_of_range_values_are_refused_by_argparse(image_example, argv, message, capsys):
+    assert message in parse_error(image_example, argv, capsys)
+
+
+def test_main_reports_a_refusal_as_a_usage_error(image_example, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        image_example["main"](["--dataset", "imagenet2012", "--warmup-steps", "10"])
+    assert exit_info.value.code == 2 and "unrecognized arguments: --warmup-steps" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        image_example["main"](["--loss", "ce", "--k", "3"])
+    assert "error: --k applies to --loss square only" in capsys.readouterr().err
