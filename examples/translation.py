@@ -16,25 +16,34 @@ IWSLT De-En is not in tensorflow-datasets) or WMT14 De-En (with `--preset base`,
 
 Sub-word WordPiece vocabularies are trained on the training split and saved beside the model
 (`source_vocabulary.txt`, `target_vocabulary.txt`). Padding (id 0) is masked in attention and ignored by the
-loss (`ignore_class=0`) and by token accuracy. BLEU is sacrebleu's corpus BLEU on detokenized test
-translations. Same strategies (TensorFlow and JAX), mixed-precision, backup/restore, logging and
-`results.json` conventions as examples/image_classification.py.
+loss (`ignore_class=0`) and by token accuracy. The loss is the mean over the non-padding tokens of the whole
+global batch of a step (`mean_over_global_batch=True`; fairseq normalises by the global token count too), so
+N replicas or processes train exactly as one device on the same global batch. BLEU is sacrebleu's corpus BLEU
+on detokenized test translations, decoded with key/value caches (the encoder once per batch, the decoder one
+token per step: `keras_losses.experiments.decoding`). Same strategies (TensorFlow and JAX), mixed-precision,
+backup/restore, logging and `results.json` conventions as examples/image_classification.py.
 """
 
 import argparse
 from dataclasses import dataclass
 
+TOKEN_EXACT = ("The loss is the mean over the non-padding tokens of the whole global batch "
+               "(mean_over_global_batch=True), as fairseq normalises by the global token count: a step on N "
+               "replicas or processes equals the one-device step on the same global batch, whatever padding each "
+               "replica holds.")
+
 
 def build_parser():
-    from keras_losses.experiments import arguments, recipes, translation
+    from keras_losses.experiments import arguments, recipes, translation_data
 
     presets = "; ".join(f"{name}: {preset.source}: {preset.describe()}" for name, preset in recipes.PRESETS.items())
     defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in recipes.DEFAULT_PRESET.items())
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=f"Presets: {presets}.",
+        description=__doc__.split("\n\n")[0], epilog=f"Presets: {presets}. {TOKEN_EXACT}",
         formatter_class=arguments.HelpFormatter,
     )
-    parser.add_argument("--dataset", default="ted_hrlr_translate/pt_to_en", choices=translation.TRANSLATION_DATASETS)
+    parser.add_argument("--dataset", default="ted_hrlr_translate/pt_to_en",
+                        choices=translation_data.TRANSLATION_DATASETS)
     parser.add_argument("--preset", choices=tuple(recipes.PRESETS), help=f"{recipes.PAPER_PRESET} is the "
                         "encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base is Transformer-base; "
                         "the preset gives the architecture, the recipe, the loss, label smoothing, dropout and beam "
@@ -47,7 +56,7 @@ def build_parser():
     arguments.add_loss_arguments(parser, default="the preset's", label_smoothing=0.1)
     parser.add_argument("--vocabulary-size", type=arguments.at_least(8), default=8000,
                         help="WordPiece vocabulary size per language")
-    parser.add_argument("--sequence-length", type=arguments.at_least(2), default=translation.SEQUENCE_LENGTH,
+    parser.add_argument("--sequence-length", type=arguments.at_least(2), default=translation_data.SEQUENCE_LENGTH,
                         help="tokens per sentence (longer are cut)")
     arguments.add_recipe_arguments(parser, "the preset's")
     parser.add_argument("--warmup-steps", type=arguments.at_least(1), help="updates of linear warm-up before the "
@@ -95,7 +104,7 @@ def configure(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    from keras_losses.experiments import arguments, metrics, recipes, training, translation
+    from keras_losses.experiments import arguments, decoding, metrics, recipes, training, translation_data, translator
 
     try:
         config = configure(args)
@@ -104,25 +113,25 @@ def main(argv=None):
     except ValueError as error:
         parser.error(str(error))
     run, preset, length = config.run, config.preset, config.sequence_length
-    train_pairs, test_pairs = translation.load_pairs(config.dataset, run.mock_data)
+    train_pairs, test_pairs = translation_data.load_pairs(config.dataset, run.mock_data)
     vocabularies = training.worker_dir(run.output_dir, strategy)
-    source, target = translation.train_tokenizers(train_pairs, config.vocabulary_size, vocabularies)
-    train = translation.make_batches(train_pairs, source, target, length, global_batch, shuffle_seed=run.seed)
-    test = translation.make_batches(test_pairs, source, target, length, global_batch)
+    source, target = translation_data.train_tokenizers(train_pairs, config.vocabulary_size, vocabularies)
+    train = translation_data.make_batches(train_pairs, source, target, length, global_batch, shuffle_seed=run.seed)
+    test = translation_data.make_batches(test_pairs, source, target, length, global_batch)
     steps = run.steps_per_epoch or max(1, (run.mock_data or sum(1 for _ in train_pairs)) // global_batch)
     spec = config.loss.spec(target.vocabulary_size())
     with strategy.scope():
-        model = translation.compiled_translator(
+        model = translator.compiled_translator(
             spec, source, target, length, preset, config.loss.label_smoothing,
             recipes.make_optimizer(preset.recipe, steps, global_batch), run.steps_per_execution,
         )
     _, summary = training.fit(model, strategy, strategy.distribute_dataset(train.repeat(), global_batch),
                               strategy.distribute_dataset(test, global_batch), preset.recipe.epochs, steps,
                               run.output_dir, monitor="val_token_accuracy")
-    sources, references = zip(*translation.sentence_pairs(test_pairs, config.test_sentences))
+    sources, references = zip(*translation_data.sentence_pairs(test_pairs, config.test_sentences))
     with strategy.every_example(test, global_batch) as every_batch:
         evaluation = model.evaluate(every_batch, verbose=0, return_dict=True)
-        hypotheses = translation.translate(model, source, target, list(sources), length, beams=config.beams)
+        hypotheses = decoding.translate(model, source, target, list(sources), length, beams=config.beams)
     results = {
         **summary,
         "dataset": config.dataset,

@@ -5,7 +5,8 @@ Keras is imported only when a loss is built: `split_specs` and `check_spec` answ
 
 SPEC_HELP = "ce, square[:k,m], encouraging[:log_end], conservative_encouraging[:log_end], squentropy"
 #: How many numbers each family takes after its colon.
-ARGUMENT_COUNTS = {"ce": (0,), "square": (0, 2), "encouraging": (0, 1), "conservative_encouraging": (0, 1), "squentropy": (0,)}
+ARGUMENT_COUNTS = {"ce": (0,), "square": (0, 2), "encouraging": (0, 1), "conservative_encouraging": (0, 1),
+                   "squentropy": (0,)}
 FAMILIES = tuple(ARGUMENT_COUNTS)
 
 
@@ -71,15 +72,19 @@ def check_spec(spec):
             raise ValueError(f"bad loss specification {spec!r}: `{name}` must be in {interval}. Received: {value!r}")
 
 
-def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None):
+def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None, mean_over_global_batch=False):
     """A loss instance for a model with a linear (logits) output layer.
 
+    `mean_over_global_batch=True`: the mean over the valid entries of the global batch of a step, whatever
+    the number of replicas (see `keras_losses.loss.ClassificationLoss`); the translators use it, so that a
+    step on N replicas equals the one-device step on the same global batch, token for token.
     Raises `ValueError` with a one-line message naming the accepted forms.
     """
     import keras_losses
 
     family, values = parse_spec(spec)
-    common = {"label_smoothing": label_smoothing, "ignore_class": ignore_class}
+    common = {"label_smoothing": label_smoothing, "ignore_class": ignore_class,
+              "mean_over_global_batch": mean_over_global_batch}
     try:
         if family == "ce":
             return keras_losses.CrossEntropy(from_logits=True, **common)
@@ -89,7 +94,8 @@ def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None):
         if family == "encouraging":
             return keras_losses.EncouragingLoss(log_end=values[0] if values else 1.0, from_logits=True, **common)
         if family == "conservative_encouraging":
-            return keras_losses.ConservativeEncouragingLoss(log_end=values[0] if values else 0.75, from_logits=True, **common)
+            return keras_losses.ConservativeEncouragingLoss(log_end=values[0] if values else 0.75, from_logits=True,
+                                                            **common)
         return keras_losses.Squentropy(**common)
     except ValueError as error:
         raise ValueError(f"bad loss specification {spec!r}: {error}") from None

@@ -116,11 +116,19 @@ def test_translation_defaults_are_the_presets(translation_example):
     assert configure(translation_example, ["--loss", "encouraging"]).loss.spec(100) == "encouraging"
 
 
+def test_square_loss_with_m_alone_keeps_the_papers_k_for_the_vocabulary(translation_example):
+    config = configure(translation_example, ["--loss", "square", "--m", "5"])
+    # the spec is completed with the trained target vocabulary's size: below 1000 classes the paper's k is 1
+    assert config.loss.spec(150) == "square:1.0,5.0" and config.loss.spec(8000) == "square:15.0,5.0"
+    assert config.loss.label_smoothing == 0.1  # the preset's, kept with another loss
+
+
 def test_help_names_the_papers_preset(translation_example, capsys):
     with pytest.raises(SystemExit):
         translation_example["build_parser"]().parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "iwslt is the encouraging-loss paper's setup" in text and "fairseq transformer_iwslt_de_en" in text
+    assert "mean over the non-padding tokens of the whole global batch" in text
 
 
 IMAGE_REFUSALS = [

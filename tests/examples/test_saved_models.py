@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses.experiments import loss_specs, models, recipes, translation
+from keras_losses.experiments import loss_specs, models, recipes, translator
 from tests.examples.example_runs import finish, start
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
@@ -46,8 +46,9 @@ def harness_models(rng, directory):
             keras.mixed_precision.set_global_policy("float32")
     preset = recipes.PRESETS["iwslt"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     vocabulary = SimpleNamespace(vocabulary_size=lambda: 30)
-    translator = translation.compiled_translator("conservative_encouraging:0.5", vocabulary, vocabulary, 8, preset)
-    runs.append((translator, *token_batch(rng, 30, 30, 8)))
+    translation_model = translator.compiled_translator("conservative_encouraging:0.5", vocabulary, vocabulary, 8,
+                                                       preset)
+    runs.append((translation_model, *token_batch(rng, 30, 30, 8)))
     saved = []
     for index, (model, x, y) in enumerate(runs):
         for _ in range(3):

@@ -1,26 +1,32 @@
 """examples/translation.py on mock data: the paper's preset (shrunk) trains, decodes, scores and reloads; the
-square loss; two logical CPUs; padding invariance."""
+cached decoder gives the tokens of the uncached one; a step on two replicas equals the one-device step whatever
+the padding; padding invariance."""
 
 import json
+import runpy
 from dataclasses import replace
+from pathlib import Path
+from types import SimpleNamespace
 
 import keras
 import numpy as np
 import pytest
 
-from tests.examples.example_runs import TINY_TRANSLATION_RUN, TRANSLATION_SCRIPT
-from tests.helpers import run_script_on_two_cpus
+from tests.helpers import mirrored_strategy_on_two_cpus
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
 
+DECODING_SPEED = Path(__file__).parents[2] / "benchmarks" / "decoding_speed.py"
+
 
 def check_run(output_dir, loss):
-    from keras_losses.experiments import translation
+    from keras_losses.experiments import translation_data
 
     results = json.loads((output_dir / "results.json").read_text())
     assert results["loss"] == loss and 0.0 <= results["bleu"] <= 100.0
     assert 0.0 <= results["token_accuracy"] <= 1.0 and np.isfinite(results["test_loss"])
-    assert results["loss_config"]["ignore_class"] == translation.PAD_ID and results["test_sentences"] == 6
+    assert results["loss_config"]["ignore_class"] == translation_data.PAD_ID and results["test_sentences"] == 6
+    assert results["loss_config"]["mean_over_global_batch"] is True  # token-exact under any number of replicas
     return results
 
 
@@ -37,44 +43,97 @@ def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(tran
 
 
 def test_saved_translator_reloads_and_decodes_the_same(translation_run):
-    from keras_losses.experiments import translation
+    from keras_losses.experiments import decoding, translation_data
 
     results = json.loads((translation_run / "results.json").read_text())
     model = keras.models.load_model(translation_run / "model.keras")
     assert model.loss.get_config() == results["loss_config"]
-    source = translation.load_tokenizer(translation_run / "source_vocabulary.txt")
-    target = translation.load_tokenizer(translation_run / "target_vocabulary.txt")
+    source, target = translation_data.load_tokenizers(translation_run)
     sources = [sample["source"] for sample in results["samples"]]
-    decoded = translation.translate(model, source, target, sources, sequence_length=12, beams=2)
+    decoded = decoding.translate(model, source, target, sources, sequence_length=12, beams=2)
     assert decoded == [sample["translation"] for sample in results["samples"]]
 
 
-def test_square_loss_with_m_alone_keeps_the_papers_k_for_the_vocabulary(translation_example, tmp_path):
-    translation_example["main"]([*TINY_TRANSLATION_RUN, "--epochs", "1", "--loss", "square", "--m", "5",
-                                 "--batch-size", "4", "--strategy", "default", "--output-dir", str(tmp_path)])
-    results = check_run(tmp_path, "square:1.0,5.0")  # below 1000 classes the paper's k is 1
-    assert results["vocabulary_sizes"]["target"] < 1000 and results["loss_config"]["label_smoothing"] == 0.1
+def uncached_generate(model, encoder_tokens, beams):
+    """The uncached decoder of benchmarks/decoding_speed.py: the whole model on the whole prefix at every step."""
+    from keras import ops
+
+    return ops.convert_to_numpy(runpy.run_path(str(DECODING_SPEED))["uncached_generate"](model, encoder_tokens, beams))
 
 
-def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
-    run_script_on_two_cpus(
-        TRANSLATION_SCRIPT, [*TINY_TRANSLATION_RUN, "--loss", "encouraging", "--batch-size", "2",
-                             "--strategy", "mirrored", "--output-dir", str(tmp_path)]
-    )
-    results = check_run(tmp_path, "encouraging")
-    assert results["strategy"] == "MirroredStrategy" and results["replicas"] == 2 and results["global_batch_size"] == 4
+def test_cached_decoding_gives_the_tokens_of_the_uncached_decoder(translation_run):
+    """The trained (and reloaded) tiny translator, greedy and beam search; sources of every length from 1 to 12."""
+    from keras_losses.experiments import decoding, translation_data
+
+    model = keras.models.load_model(translation_run / "model.keras")
+    vocabulary = model.get_layer("source_embedding").token_embedding.input_dim
+    rng = np.random.default_rng(0)
+    sources = np.full((12, 12), translation_data.PAD_ID, "int32")
+    for length, row in enumerate(sources, start=1):
+        row[:length] = rng.integers(translation_data.END_ID + 1, vocabulary, length)
+    for beams in (1, 3):
+        cached = np.asarray(decoding.CachedDecoder(model, beams).compiled()(sources))
+        np.testing.assert_array_equal(cached, uncached_generate(model, sources, beams), err_msg=f"beams={beams}")
+        assert (cached[:, 0] == translation_data.START_ID).all() and (cached[:, 1:] != translation_data.PAD_ID).all()
+
+
+def test_a_step_on_two_replicas_equals_one_device_whatever_the_padding():
+    """The translator's loss is the mean over the non-padding tokens of the global batch: one SGD step of the
+    real translator on two replicas (rows 0-1 with 14 target tokens, rows 2-3 with 3) equals the one-device
+    step; Keras' per-replica mean, each replica dividing by its own count, does not."""
+    import tensorflow as tf
+
+    from keras_losses.experiments import decoding, loss_specs, recipes, translation_data, translator
+
+    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    tokenizer = SimpleNamespace(vocabulary_size=lambda: 30)
+    rng = np.random.default_rng(0)
+    lengths = {"encoder_inputs": [8, 6, 2, 1], "decoder_inputs": [8, 6, 2, 1]}
+    inputs = {name: np.zeros((4, 8), "int32") for name in lengths}
+    for name, row_lengths in lengths.items():
+        for row, length in zip(inputs[name], row_lengths):
+            row[:length] = rng.integers(4, 30, length)
+    labels = np.concatenate([inputs["decoder_inputs"][:, 1:], np.zeros((4, 1), "int32")], axis=1)
+    labels[np.arange(4), np.array(lengths["decoder_inputs"]) - 1] = translation_data.END_ID
+
+    def step(strategy, token_exact=True, weights=None):
+        with strategy.scope():
+            model = translator.compiled_translator("conservative_encouraging:0.5", tokenizer, tokenizer, 8, preset,
+                                                   optimizer=keras.optimizers.SGD(1.0))
+            if not token_exact:
+                model.compile(keras.optimizers.SGD(1.0), loss_specs.build_loss(
+                    "conservative_encouraging:0.5", 30, 0.1, ignore_class=translation_data.PAD_ID))
+            if weights is not None:
+                model.set_weights(weights)
+        before = [w.copy() for w in model.get_weights()]
+        loss = model.fit(inputs, labels, batch_size=4, epochs=1, shuffle=False, verbose=0).history["loss"][0]
+        return before, model, loss
+
+    initial, one_device, one_device_loss = step(tf.distribute.get_strategy())
+    mirrored = mirrored_strategy_on_two_cpus()
+    _, token_exact, token_exact_loss = step(mirrored, weights=initial)
+    _, per_replica, per_replica_loss = step(mirrored, token_exact=False, weights=initial)
+    assert token_exact_loss == pytest.approx(one_device_loss, rel=1e-5, abs=1e-5)
+    for a, b in zip(one_device.get_weights(), token_exact.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5)
+    assert max(np.abs(a - b).max() for a, b in zip(initial, one_device.get_weights())) > 1e-2  # the step moved them
+    assert abs(per_replica_loss - one_device_loss) > 1e-3
+    assert max(np.abs(a - b).max() for a, b in zip(one_device.get_weights(), per_replica.get_weights())) > 1e-3
+    # The cached decoder reads a mirrored model's variables as the model's own call does.
+    cached = np.asarray(decoding.CachedDecoder(token_exact).compiled()(inputs["encoder_inputs"]))
+    np.testing.assert_array_equal(cached, uncached_generate(token_exact, inputs["encoder_inputs"], 1))
 
 
 @pytest.mark.parametrize("loss", ["encouraging:0.75", "square", "squentropy", "ce"])
 def test_padding_never_changes_the_loss_or_its_gradients(loss):
     import tensorflow as tf
 
-    from keras_losses.experiments import loss_specs, recipes, translation
+    from keras_losses.experiments import loss_specs, recipes, translation_data, translator
 
     keras.utils.set_random_seed(0)
     shape = replace(recipes.PRESETS["tiny"], layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
-    model = translation.build_transformer(40, 30, 20, shape)
-    loss_fn = loss_specs.build_loss(loss, 30, label_smoothing=0.1, ignore_class=translation.PAD_ID)
+    model = translator.build_transformer(40, 30, 20, shape)
+    loss_fn = loss_specs.build_loss(loss, 30, label_smoothing=0.1, ignore_class=translation_data.PAD_ID)
     rng = np.random.default_rng(0)
     lengths_source, lengths_target = [5, 7, 3], [6, 4, 8]
 

@@ -6,7 +6,8 @@ from keras_losses.experiments.loss_specs import build_loss, default_square_param
 
 
 def test_split_keeps_square_arguments_together():
-    assert split_specs("ce, square:1,15,encouraging:0.75,squentropy") == ["ce", "square:1,15", "encouraging:0.75", "squentropy"]
+    assert split_specs("ce, square:1,15,encouraging:0.75,squentropy") == ["ce", "square:1,15", "encouraging:0.75",
+                                                                           "squentropy"]
 
 
 @pytest.mark.parametrize(
@@ -23,10 +24,11 @@ def test_split_keeps_square_arguments_together():
     ],
 )
 def test_build_loss(spec, cls, expected):
-    loss = build_loss(spec, num_classes=100, label_smoothing=0.1, ignore_class=0)
+    loss = build_loss(spec, num_classes=100, label_smoothing=0.1, ignore_class=0, mean_over_global_batch=True)
     config = loss.get_config()
     assert type(loss) is cls and config["label_smoothing"] == 0.1 and config["ignore_class"] == 0
-    assert expected.items() <= config.items()
+    assert expected.items() <= config.items() and config["mean_over_global_batch"] is True
+    assert build_loss(spec, num_classes=100).mean_over_global_batch is False
 
 
 def test_square_defaults_follow_the_paper():
@@ -42,7 +44,8 @@ def test_bad_specifications_name_what_is_accepted(spec):
 
 
 def test_all_built_losses_are_keras_losses():
-    assert all(isinstance(build_loss(s, 10), keras.losses.Loss) for s in split_specs("ce,square,encouraging,squentropy"))
+    specs = split_specs("ce,square,encouraging,squentropy")
+    assert all(isinstance(build_loss(s, 10), keras.losses.Loss) for s in specs)
 
 
 @pytest.mark.parametrize("family", ["square", "encouraging", "conservative_encouraging"])

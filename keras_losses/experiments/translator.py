@@ -1,0 +1,100 @@
+"""The translator: an encoder-decoder transformer of keras-hub layers, compiled with a loss of keras-losses.
+
+`build_transformer` names its layers (`SOURCE_EMBEDDING`, `encoder_<i>`, `TARGET_EMBEDDING`, `decoder_<i>`,
+`LOGITS`); `TranslatorLayers.of(model)` finds them again, in a model just built or loaded from a `.keras`
+file, for the cached decoding of `decoding`. The presets (architecture, recipe, loss defaults) are in `recipes`.
+"""
+
+from dataclasses import dataclass
+
+import keras
+
+from keras_losses.experiments import loss_specs, recipes
+from keras_losses.experiments.translation_data import PAD_ID
+from keras_losses.metrics import MaskedTokenAccuracy
+
+SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS = "source_embedding", "target_embedding", "logits"
+ENCODER, DECODER = "encoder_{}", "decoder_{}"
+
+
+def build_transformer(source_vocabulary, target_vocabulary, sequence_length, preset):
+    """Encoder-decoder transformer from keras-hub layers; embeddings mask padding (id 0) throughout.
+
+    `preset` (a `recipes.TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout.
+    Inputs `encoder_inputs` and `decoder_inputs` (token ids, at most `sequence_length` each); output: logits
+    over the target vocabulary at every decoder position (float32 under mixed precision too).
+    """
+    import keras_hub
+
+    encoder_inputs = keras.Input((None,), dtype="int32", name="encoder_inputs")
+    decoder_inputs = keras.Input((None,), dtype="int32", name="decoder_inputs")
+    x = keras_hub.layers.TokenAndPositionEmbedding(
+        source_vocabulary, sequence_length, preset.model_dim, mask_zero=True, name=SOURCE_EMBEDDING
+    )(encoder_inputs)
+    for i in range(preset.layers):
+        x = keras_hub.layers.TransformerEncoder(preset.feedforward_dim, preset.heads, preset.dropout,
+                                                name=ENCODER.format(i))(x)
+    y = keras_hub.layers.TokenAndPositionEmbedding(
+        target_vocabulary, sequence_length, preset.model_dim, mask_zero=True, name=TARGET_EMBEDDING
+    )(decoder_inputs)
+    for i in range(preset.layers):
+        y = keras_hub.layers.TransformerDecoder(preset.feedforward_dim, preset.heads, preset.dropout,
+                                                name=DECODER.format(i))(y, x)
+    to_logits = keras.layers.Dense(target_vocabulary, dtype="float32", name=LOGITS)  # before the dropout: same seeds
+    logits = to_logits(keras.layers.Dropout(preset.dropout)(y))
+    return keras.Model([encoder_inputs, decoder_inputs], logits, name="translator")
+
+
+def compiled_translator(spec, source_tokenizer, target_tokenizer, sequence_length, preset, label_smoothing=None,
+                        optimizer=None, steps_per_execution=1):
+    """`build_transformer` of `preset` compiled with the loss `spec`, `optimizer` and token accuracy.
+
+    The loss ignores padding and is the mean over the non-padding tokens of the whole global batch
+    (`mean_over_global_batch=True`): a step on N replicas equals the one-device step on the same global
+    batch, as fairseq normalises by the global token count. `label_smoothing` defaults to the preset's;
+    `optimizer` to the preset's recipe (its inverse-square-root schedule does not depend on the epoch length;
+    give `recipes.make_optimizer(preset.recipe, steps, global_batch)` for another recipe).
+
+    Call it inside the strategy's scope.
+    """
+    vocabulary = target_tokenizer.vocabulary_size()
+    model = build_transformer(source_tokenizer.vocabulary_size(), vocabulary, sequence_length, preset)
+    label_smoothing = preset.label_smoothing if label_smoothing is None else label_smoothing
+    model.compile(
+        optimizer=optimizer or recipes.make_optimizer(preset.recipe, steps_per_epoch=1),
+        loss=loss_specs.build_loss(spec, vocabulary, label_smoothing, ignore_class=PAD_ID, mean_over_global_batch=True),
+        metrics=[MaskedTokenAccuracy(ignore_class=PAD_ID)],
+        steps_per_execution=steps_per_execution,
+    )
+    return model
+
+
+@dataclass(frozen=True)
+class TranslatorLayers:
+    """The layers of a `build_transformer` model, found by name (a model loaded from a `.keras` file keeps them).
+
+    The dropout before the logits is left out: decoding runs in inference mode, where it passes its input on.
+    """
+
+    source_embedding: object  # keras_hub.layers.TokenAndPositionEmbedding
+    encoders: tuple  # keras_hub.layers.TransformerEncoder, in order
+    target_embedding: object
+    decoders: tuple  # keras_hub.layers.TransformerDecoder, in order
+    logits: object  # keras.layers.Dense
+
+    @classmethod
+    def of(cls, model):
+        """Raises `ValueError` for a model that `build_transformer` did not build."""
+        names = {layer.name for layer in model.layers}
+        missing = [name for name in (SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS, ENCODER.format(0), DECODER.format(0))
+                   if name not in names]
+        if missing:
+            raise ValueError(f"{model.name!r} is not a translator of `translator.build_transformer`: it has no layer "
+                             f"{', '.join(map(repr, missing))}")
+
+        def stack(pattern):
+            count = sum(1 for i in range(len(names)) if pattern.format(i) in names)
+            return tuple(model.get_layer(pattern.format(i)) for i in range(count))
+
+        return cls(model.get_layer(SOURCE_EMBEDDING), stack(ENCODER), model.get_layer(TARGET_EMBEDDING),
+                   stack(DECODER), model.get_layer(LOGITS))
