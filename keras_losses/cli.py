@@ -11,6 +11,7 @@ import sys
 from keras_losses.experiments import compare, quiet, user_data
 from keras_losses.experiments.loss_specs import SPEC_HELP
 from keras_losses.experiments.models import MODELS
+from keras_losses.experiments.recipes import DEFAULT_PRESET
 from keras_losses.experiments.settings import (
     DEFAULT_VALIDATION_FRACTION,
     STRATEGIES,
@@ -79,33 +80,60 @@ def _data_arguments(group):
 
 def _training_arguments(group):
     group.add_argument("--model", default="auto", choices=("auto", *MODELS, *TRANSLATION_MODELS),
-                       help="auto: digits mlp, CIFAR and ImageNet resnet50, translation transformer_base; otherwise "
-                       "mlp for vectors, cnn for images, cnn_1d for [time, features] sequences, text for text")
+                       help="auto: digits mlp, CIFAR and ImageNet resnet50, translation the data set's preset "
+                       f"({', '.join(f'{d}: transformer_{p}' for d, p in DEFAULT_PRESET.items())}); otherwise mlp for "
+                       "vectors, cnn for images, cnn_1d for [time, features] sequences, text for text. Translation "
+                       "models are the examples' presets (their architecture and recipe; the loss is mean over the "
+                       "non-padding tokens of the global batch)")
     group.add_argument("--losses", default=compare.DEFAULT_LOSSES,
                        help=f"comma-separated, each one of: {SPEC_HELP}; every loss is compared with ce when ce is "
                        "among them (else with the first)")
     group.add_argument("--seeds", type=int, default=3,
                        help="runs per loss; seed s gives every loss the same initial weights and data order")
     group.add_argument("--epochs", type=int,
-                       help="default: the data set's recipe (digits and your data: 20; CIFAR 200; ImageNet 90)")
+                       help="default: the data set's recipe (digits and your data: 20; CIFAR 200; ImageNet 90; "
+                       "translation: the preset's)")
     group.add_argument("--batch-size", type=int,
-                       help="global batch size; default: the recipe (digits and your data: 64; CIFAR 128; ImageNet 256)")
+                       help="global batch size, divided among the replicas; default: the recipe (digits and your "
+                       "data: 64; CIFAR 128; ImageNet 256; translation: the preset's)")
     group.add_argument("--learning-rate", type=float,
-                       help="default: the recipe (digits and your data: Adam 0.001; CIFAR and ImageNet: SGD 0.1); "
-                       "not for translation sets")
-    group.add_argument("--label-smoothing", type=float, default=0.0, help="for every loss, in [0, 1)")
+                       help="the peak learning rate, at the recipe's global batch: CIFAR and ImageNet scale it "
+                       "linearly with --batch-size (default: the recipe: digits and your data Adam 0.001; CIFAR and "
+                       "ImageNet SGD 0.1; translation the preset's peak of its inverse-square-root schedule)")
+    group.add_argument("--label-smoothing", type=float, default=0.0,
+                       help="for every loss, in [0, 1); on translation sets too (the presets' 0.1 is the examples' "
+                       "default only)")
     group.add_argument("--steps-per-epoch", type=int,
                        help="training steps per epoch, the data repeating; default: one pass over the training split")
-    group.add_argument("--strategy", default="default", choices=STRATEGIES, help="tf.distribute strategy")
+    _distribution_arguments(group)
+
+
+def _distribution_arguments(group):
+    group.add_argument("--strategy", default="default", choices=STRATEGIES,
+                       help="TensorFlow: default, mirrored (the GPUs or CPUs of this machine), multi_worker (the "
+                       "cluster of TF_CONFIG), tpu; JAX (KERAS_BACKEND=jax): default, data_parallel "
+                       "(keras.distribution across the devices of every process); auto: the best of these for the "
+                       "machine. Only the chief (process 0) writes to --output-dir")
+    group.add_argument("--coordinator-address", metavar="HOST:PORT",
+                       help="JAX data_parallel: process 0's address (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)")
+    group.add_argument("--num-processes", type=int, metavar="N",
+                       help="JAX data_parallel: the number of processes (default: $KERAS_DISTRIBUTION_NUM_PROCESSES)")
+    group.add_argument("--process-id", type=int, metavar="I",
+                       help="JAX data_parallel: this process's id, 0 writes the results (default: "
+                       "$KERAS_DISTRIBUTION_PROCESS_ID)")
+
+
+def parse(argv=None):
+    """(the `compare` sub-command's parser, the `Settings` of `argv`); argparse exits on a malformed argument."""
+    args = build_parser().parse_args(argv)
+    values = {name: value for name, value in vars(args).items() if name not in ("command", "parser")}
+    return args.parser, Settings(**values)
 
 
 def main(argv=None, finish_import=None):
     """Runs the command; `finish_import` (from the console script) completes `import keras_losses` once the
     arguments are valid."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    command = args.parser
-    settings = Settings(**{name: value for name, value in vars(args).items() if name not in ("command", "parser")})
+    command, settings = parse(argv)
     try:
         plan = compare.prepare(settings)
         quiet.import_tensorflow(finish_import)
@@ -119,6 +147,9 @@ def main(argv=None, finish_import=None):
         command.exit(2, f"{command.prog}: error: {error}\n")
     from keras_losses.experiments import report
 
+    if summary is None:
+        console.print("Done: the chief (process 0) wrote the report", highlight=False)
+        return 0
     console.print(report.format_table(summary))
     for line in report.verdict_lines(summary):
         console.print(line, highlight=False)

@@ -4,15 +4,15 @@
     summary = compare(Settings(data="my_data.npz", losses="ce,square", seeds=5, epochs=30))
 
 `prepare(settings)` checks the settings and reads the user's data (NumPy only: fast, no TensorFlow);
-`run(plan)` trains the runs the output directory lacks (`tasks`, `runner`, `run_store`) and writes the
-reports (`report`). `compare(settings)` does both.
+`run(plan)` trains the runs the output directory lacks (`tasks`, `runner`, `run_store`) where `--strategy`
+says (`distribution`) and writes the reports (`report`). `compare(settings)` does both.
 """
 
 import shlex
 from dataclasses import asdict, dataclass
 
 from keras_losses.experiments import datasets, models, user_data
-from keras_losses.experiments.settings import DEFAULT_LOSSES, DEFAULT_OUTPUT_DIR, Settings, UsageError
+from keras_losses.experiments.settings import DEFAULT_LOSSES, DEFAULT_OUTPUT_DIR, Settings, UsageError, usage_error
 
 __all__ = ["DEFAULT_LOSSES", "DEFAULT_OUTPUT_DIR", "Plan", "Settings", "compare", "prepare", "run"]
 
@@ -55,31 +55,55 @@ def _input_shape(settings, data):
 
 
 def run(plan, console=None):
-    """Trains what is missing, writes the reports; returns the summary (see `report.summarize`)."""
+    """Trains what is missing, writes the reports; returns the summary (see `report.summarize`).
+
+    Under a strategy of several processes (`--strategy multi_worker` or `data_parallel`) every process trains
+    every run; only the chief (process 0) writes to the output directory and returns the summary, the others
+    keep their backups in `output_dir/workers/<task>` (removed at the end) and return None.
+    """
     import keras
 
-    from keras_losses.experiments import report, runner, tasks
+    from keras_losses.experiments import report, runner, tasks, training
     from keras_losses.experiments.run_store import RunStore
 
     settings = plan.settings
+    strategy = strategy_for(settings)
     identity = {**plan.identity, "keras_backend": keras.backend.backend()}
     store = RunStore(settings.output_dir)
-    store.check(identity, settings.overwrite)
-    task = tasks.make_task(settings, plan.data, settings.output_dir)
-    store.start(identity, settings.overwrite)
-    todo = runner.pending(store, settings.specs, settings.seeds)
+    workspace = store if strategy.is_chief else RunStore(training.worker_dir(settings.output_dir, strategy))
+    workspace.check(identity, settings.overwrite)
+    task = tasks.make_task(settings, plan.data, strategy, workspace.path)
+    workspace.start(identity, settings.overwrite)
+    todo = runner.pending(store, settings.specs, settings.seeds, strategy)
     losses, seeds = len(settings.specs), settings.seeds
-    _say(console, f"{task.description}\n{losses * seeds} runs ({losses} loss{'es' * (losses > 1)} x {seeds} seed"
-         f"{'s' * (seeds > 1)}): {losses * seeds - len(todo)} already in {settings.output_dir}, {len(todo)} to train")
-    runner.run_pending(task, store, settings.specs, settings.seeds, settings.progress)
+    if strategy.is_chief:
+        _say(console, f"{task.description}\n{losses * seeds} runs ({losses} loss{'es' * (losses > 1)} x {seeds} seed"
+             f"{'s' * (seeds > 1)}): {losses * seeds - len(todo)} already in {settings.output_dir}, "
+             f"{len(todo)} to train")
+    runner.run_pending(task, workspace, todo, settings.progress and strategy.is_chief, save=strategy.is_chief)
+    if not strategy.is_chief:
+        workspace.remove()
+        return None
     runs = store.load(settings.specs, settings.seeds)
     summary = report.summarize(runs, settings.baseline)
     config = {"command": command_line(settings), "dataset": settings.dataset_name, "model": task.model,
               "setup": task.description, "losses": list(settings.specs), "seeds": settings.seeds,
               "baseline": settings.baseline, "label_smoothing": settings.label_smoothing,
-              "strategy": settings.strategy, "keras_backend": identity["keras_backend"], "settings": asdict(settings)}
+              "strategy": strategy.name, "replicas": strategy.replicas, "keras_backend": identity["keras_backend"],
+              "settings": asdict(settings)}
     summary["report"] = str(report.write_all(settings.output_dir, runs, summary, config, settings.plot))
     return summary
+
+
+def strategy_for(settings):
+    """`distribution.get_strategy` of the settings; its errors as `UsageError`s naming the flag."""
+    from keras_losses.experiments import distribution
+
+    try:
+        return distribution.get_strategy(settings.strategy, settings.coordinator_address, settings.num_processes,
+                                         settings.process_id)
+    except ValueError as error:
+        raise usage_error(error, "--strategy") from None
 
 
 def compare(settings=None, console=None, **kwargs):

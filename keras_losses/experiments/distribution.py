@@ -10,19 +10,21 @@ and process id from the arguments or the `KERAS_DISTRIBUTION_JOB_ADDRESSES`, `..
 process. Keras' limits there: the input must be a `tf.data.Dataset` of full batches (Keras shards it by
 process; `Strategy.distribute_dataset`), `predict`
 fails while the distribution is set (`undistributed()` unsets it), and every process runs the
-callbacks (only the chief writes results; see `training.output_dir`).
+callbacks (only the chief writes results; see `training.worker_dir`).
+
+Keras is imported when a strategy is made: `STRATEGIES` and the other names answer without it (`keras-losses
+--help`).
 """
 
 import contextlib
 import json
 import os
 
-import keras
-
 TENSORFLOW_STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 JAX_STRATEGIES = ("default", "data_parallel")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu", "data_parallel")
-CLUSTER_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES", "KERAS_DISTRIBUTION_PROCESS_ID")
+CLUSTER_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
+                     "KERAS_DISTRIBUTION_PROCESS_ID")
 MIXED_PRECISION = ("auto", "float16", "bfloat16")
 
 
@@ -90,9 +92,33 @@ class Strategy:
         with undistributed():
             yield dataset
 
+    def chief_flags(self, flags):
+        """The chief's `flags` (a list of booleans) on every process of the cluster, `flags` on one process.
+
+        Several processes: one all-reduce (a sum; the other processes contribute zeros) -- every process must
+        call it. So they agree on what to do where their file systems differ (`keras-losses compare`'s runs).
+        """
+        import numpy as np
+
+        if not self.task:
+            return [bool(flag) for flag in flags]
+        mine = np.array([bool(flag) and self.is_chief for flag in flags], "int32")
+        if self.distribution is not None:
+            from jax.experimental import multihost_utils
+
+            total = multihost_utils.process_allgather(mine).sum(axis=0)
+        else:
+            import tensorflow as tf
+
+            per_replica = self.tf_strategy.run(tf.function(lambda: tf.constant(mine)))
+            total = self.tf_strategy.reduce("SUM", per_replica, axis=None).numpy()
+        return [bool(value > 0) for value in total]
+
     def check_steps_per_execution(self, steps_per_execution):
         """Raises `ValueError` where Keras 3.15 cannot run several steps per call: (multi-worker) mirrored
         strategies with several replicas (checked on CPUs; TPUStrategy, where it matters most, is not)."""
+        import keras
+
         mirrored = self.name in ("MirroredStrategy", "MultiWorkerMirroredStrategy")
         if steps_per_execution > 1 and mirrored and self.replicas > 1:
             raise ValueError(
@@ -113,6 +139,8 @@ def undistributed():
     """A context without Keras' distribution, for `predict` and direct calls of a model: Keras 3.15's JAX
     `predict` fails while a multi-process distribution is set ("non-addressable devices"). Each process then
     computes on its own devices; the distribution comes back on exit. Nothing to do on TensorFlow."""
+    import keras
+
     current = keras.distribution.distribution()
     if current is None:
         yield
@@ -133,6 +161,8 @@ def get_strategy(name="auto", coordinator_address=None, num_processes=None, proc
     `KERAS_DISTRIBUTION_*` environment variables. Raises `ValueError`, naming the flag, for a strategy or
     argument that does not apply to the backend.
     """
+    import keras
+
     backend = keras.backend.backend()
     cluster = {"coordinator_address": coordinator_address, "num_processes": num_processes, "process_id": process_id}
     if name not in STRATEGIES:
@@ -204,6 +234,7 @@ def _jax_strategy(name, cluster):
                              "KERAS_DISTRIBUTION_*) but --strategy default trains on one process: use data_parallel")
         return Strategy("default", 1)
     import jax
+    import keras
 
     if configured:
         keras.distribution.initialize(cluster["coordinator_address"], cluster["num_processes"], cluster["process_id"])
@@ -222,6 +253,8 @@ def set_mixed_precision(mode, strategy):
     `mode`: None (float32), "float16", "bfloat16", or "auto": bfloat16 on TPUs (TPUStrategy, or JAX on
     TPU devices), float16 elsewhere. Keep the logits layer in float32 (the examples' models do).
     """
+    import keras
+
     if mode not in (None, *MIXED_PRECISION):
         raise ValueError(f"--mixed-precision must be one of: {', '.join(MIXED_PRECISION)}. Received: {mode!r}")
     if mode == "auto":

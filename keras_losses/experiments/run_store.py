@@ -92,6 +92,17 @@ class RunStore:
         _write_atomically(folder / "result.json", json.dumps(result, indent=2) + "\n")
         shutil.rmtree(folder / "backup", ignore_errors=True)
 
+    def discard(self, loss, seed):
+        """Removes the folder of a run (a scratch store's, once the chief has saved the run)."""
+        shutil.rmtree(self.folder(loss, seed), ignore_errors=True)
+
+    def remove(self):
+        """Removes the whole store (a scratch store, once the comparison is finished), and its parent folder
+        if that is left empty."""
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self.path.parent.exists() and not any(self.path.parent.iterdir()):
+            self.path.parent.rmdir()
+
     def load(self, losses, seeds):
         """The finished runs of `losses` x `range(seeds)`, in that order."""
         runs = []

@@ -33,15 +33,21 @@ class EpochLog(keras.callbacks.Callback):
             handle.write(json.dumps(entry) + "\n")
 
 
-def pending(store, losses, seeds):
-    return [(loss, seed) for loss in losses for seed in range(seeds) if not store.finished(loss, seed)]
+def pending(store, losses, seeds, strategy=None):
+    """The (loss, seed) runs of `losses` x `range(seeds)` that `store` has not finished. Under a strategy of
+    several processes, the chief's answer on every process (`distribution.Strategy.chief_flags`), so that
+    every process trains the same runs whatever its own file system holds."""
+    runs = [(loss, seed) for loss in losses for seed in range(seeds)]
+    finished = [store.finished(loss, seed) for loss, seed in runs]
+    if strategy is not None:
+        finished = strategy.chief_flags(finished)
+    return [run for run, done in zip(runs, finished) if not done]
 
 
-def run_pending(task, store, losses, seeds, progress=True):
-    """Trains every unfinished run of `losses` x `range(seeds)`; returns how many it trained."""
+def run_pending(task, store, todo, progress=True, save=True):
+    """Trains the runs of `todo` (see `train_one`); returns how many it trained."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    todo = pending(store, losses, seeds)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
                TimeElapsedColumn())
     with Progress(*columns, disable=not progress) as bar:
@@ -50,12 +56,13 @@ def run_pending(task, store, losses, seeds, progress=True):
         advance = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: bar.advance(bar_task))
         for loss, seed in todo:
             bar.update(bar_task, description=f"{loss} seed {seed}")
-            train_one(task, store, loss, seed, [advance])
+            train_one(task, store, loss, seed, [advance], save)
     return len(todo)
 
 
-def train_one(task, store, loss, seed, callbacks=()):
-    """Trains (or resumes) one run, evaluates it and saves it."""
+def train_one(task, store, loss, seed, callbacks=(), save=True):
+    """Trains (or resumes) one run and evaluates it; `save`: keeps it in `store` (the chief), else removes
+    its folder (the other processes of a cluster, whose `store` is a scratch folder)."""
     folder = store.folder(loss, seed)
     folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
@@ -73,6 +80,9 @@ def train_one(task, store, loss, seed, callbacks=()):
         verbose=0,
     )
     results, true_class_probabilities = task.evaluate(network)
+    if not save:
+        store.discard(loss, seed)
+        return
     epochs = store.epochs(loss, seed)
     results["train_seconds"] = sum(entry["seconds"] for entry in epochs)
     store.save(loss, seed, results, [entry[task.accuracy_log] for entry in epochs], true_class_probabilities)

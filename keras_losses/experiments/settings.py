@@ -1,29 +1,31 @@
 """The settings of one `keras-losses compare` run and the checks that need no data and no TensorFlow.
 
-This module imports only the standard library: `keras-losses --help` and argument errors must answer at
-once, before Keras and TensorFlow (several seconds) are imported.
+This module and what it imports (the light modules of `keras_losses.experiments`) use only the standard
+library: `keras-losses --help` and argument errors must answer at once, before Keras and TensorFlow (several
+seconds) are imported.
 """
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from keras_losses.experiments import loss_specs, models
+from keras_losses.experiments.distribution import STRATEGIES
+from keras_losses.experiments.recipes import PRESETS
+from keras_losses.experiments.translation_data import TRANSLATION_DATASETS
 
 DEFAULT_LOSSES = "ce,square,encouraging,conservative_encouraging:0.75,squentropy"
 DEFAULT_OUTPUT_DIR = "keras-losses-compare"
 DEFAULT_VALIDATION_FRACTION = 0.1  # of the training examples, held out to fit the temperature
 BASELINE = "ce"  # every other loss is compared with it, when it is among the losses
 BUILT_IN_DATASETS = ("digits", "cifar10", "cifar100", "imagenet2012")
-# The same names as translation.TRANSLATION_DATASETS, translation.PRESETS and training.STRATEGIES, which import
-# Keras; tests/experiments/test_settings.py checks that they agree.
-TRANSLATION_DATASETS = ("ted_hrlr_translate/pt_to_en", "wmt14_translate/de-en")
-TRANSLATION_MODELS = ("transformer_tiny", "transformer_base")
-STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
+TRANSLATION_MODELS = tuple(f"transformer_{name}" for name in PRESETS)
 DEFAULT_MODEL = {"digits": "mlp", "cifar10": "resnet50", "cifar100": "resnet50", "imagenet2012": "resnet50"}
 #: The flags that decide which runs exist, not what a run computes: they may change between invocations.
 SELECTION = ("losses", "seeds")
 #: The flags that change neither the runs nor their results.
 PRESENTATION = ("output_dir", "overwrite", "plot", "progress")
+#: Where this process is in a JAX cluster (--strategy data_parallel): the process id differs between processes.
+CLUSTER = ("coordinator_address", "num_processes", "process_id")
 
 
 class UsageError(ValueError):
@@ -54,6 +56,9 @@ class Settings:
     mock_data: int | None = None
     image_size: int | None = None
     strategy: str = "default"
+    coordinator_address: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
     output_dir: str = DEFAULT_OUTPUT_DIR
     overwrite: bool = False
     plot: bool = True
@@ -85,7 +90,7 @@ class Settings:
 
     def identity(self):
         """The settings that make two runs of a loss and seed the same run (written to `comparison.json`)."""
-        return {k: v for k, v in asdict(self).items() if k not in SELECTION + PRESENTATION}
+        return {k: v for k, v in asdict(self).items() if k not in SELECTION + PRESENTATION + CLUSTER}
 
     def check(self):
         """Raises `UsageError` for every problem that can be seen without reading the data."""
@@ -103,8 +108,16 @@ class Settings:
             raise UsageError("--losses", f"{', '.join(repeated)} given more than once")
 
 
+def usage_error(error, default_flag):
+    """The `UsageError` of `error`, whose message starts with the flag it is about ("--epochs must be ...");
+    about `default_flag` otherwise."""
+    text = str(error)
+    flag, _, rest = text.partition(" ")
+    return UsageError(flag, rest) if flag.startswith("--") else UsageError(default_flag, text)
+
+
 def _check_ranges(settings):
-    for name in ("seeds", "epochs", "batch_size", "steps_per_epoch", "mock_data", "image_size"):
+    for name in ("seeds", "epochs", "batch_size", "steps_per_epoch", "mock_data", "image_size", "num_processes"):
         value = getattr(settings, name)
         if value is not None and value < 1:
             raise UsageError(_flag(name), f"must be at least 1. Received: {value}")
@@ -117,7 +130,13 @@ def _check_ranges(settings):
     if settings.validation_fraction is not None and not 0 <= settings.validation_fraction < 1:
         raise UsageError("--validation-fraction", f"must be in [0, 1). Received: {settings.validation_fraction}")
     if settings.strategy not in STRATEGIES:
-        raise UsageError("--strategy", f"unknown strategy {settings.strategy!r}; expected one of: {', '.join(STRATEGIES)}")
+        raise UsageError("--strategy", f"unknown strategy {settings.strategy!r}; expected one of: "
+                         f"{', '.join(STRATEGIES)}")
+    if settings.process_id is not None and settings.process_id < 0:
+        raise UsageError("--process-id", f"must be at least 0. Received: {settings.process_id}")
+    for name in CLUSTER:
+        if getattr(settings, name) is not None and settings.strategy not in ("auto", "data_parallel"):
+            raise UsageError(_flag(name), f"applies to --strategy data_parallel (JAX), not {settings.strategy}")
 
 
 def _check_source(settings):
@@ -143,7 +162,6 @@ def _check_applicable(settings):
          f"only; {name} " + ("has 8x8 images" if source == "digits" else "has no images to resize")),
         ("test_fraction", source in ("tfds", "npz", "csv", "folder"), f"{name} has a fixed test split"),
         ("validation_fraction", source != "translation", "the translation sets report no calibrated metrics"),
-        ("learning_rate", source != "translation", "the translator's inverse-square-root warm-up sets its own"),
     ]
     for name_, applies, why in rules:
         if getattr(settings, name_) is not None and not applies:

@@ -1,16 +1,20 @@
 """What `keras-losses compare` trains and measures on a data set: a compiled model per loss, a seeded training
-pipeline, an evaluation. The comparison's only calls into the training harness (`training`: recipes, the
-strategy, the optimizer, `predict_logits`) and the translator (`translation`) are in this module.
+pipeline, an evaluation. The comparison's only calls into the training harness (`recipes`, the `distribution`
+strategy, `training.predict_logits`) and the translator (`translation_data`, `translator`, `decoding`) are here.
+
+Every flag takes effect: `--epochs` and `--learning-rate` override the data set's recipe (or translation
+preset), `--batch-size` is the global batch (the recipe's learning rate scales with it where the recipe says
+so), `--strategy` and the cluster flags choose where it trains (`distribution.get_strategy`).
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from keras_losses.experiments import datasets, loss_specs, metrics, models, training, translation
-from keras_losses.experiments.settings import DEFAULT_MODEL, DEFAULT_VALIDATION_FRACTION, UsageError
+from keras_losses.experiments import datasets, loss_specs, metrics, models, recipes
+from keras_losses.experiments.settings import DEFAULT_MODEL, DEFAULT_VALIDATION_FRACTION, UsageError, usage_error
 
-BLEU_SENTENCES = 200  # test sentences decoded (greedily) for BLEU on translation sets
 DEFAULT_RECIPE = "digits"  # the recipe of data sets without their own: Adam 1e-3, batch 64, 20 epochs
+VOCABULARY_SIZE = 8000  # WordPiece tokens per language on translation sets
 
 
 @dataclass
@@ -21,63 +25,85 @@ class Task:
     model: str
     epochs: int
     steps_per_epoch: int | None  # None: one pass over the training split
-    build: object  # spec -> compiled keras.Model, built in the strategy's scope
-    train_batches: object  # seed -> training pipeline (the same seed, the same order)
-    test_batches: object
-    evaluate: object  # model -> (metrics dict, true-class probabilities of the test examples)
+    build: object  # spec -> compiled keras.Model, built in the strategy's scope and prepared for its `fit`
+    train_batches: object  # seed -> training pipeline (the same seed, the same order), ready for the strategy
+    test_batches: object  # the per-epoch validation pipeline, ready for the strategy
+    evaluate: object  # model -> (metrics dict, true-class probabilities of the test examples), every test example
     accuracy_log: str  # the per-epoch test accuracy in the training logs
 
 
 def recipe_for(settings, name):
-    recipe = training.RECIPES.get(name, training.RECIPES[DEFAULT_RECIPE])
-    return replace(
-        recipe,
-        epochs=settings.epochs or recipe.epochs,
-        batch_size=settings.batch_size or recipe.batch_size,
-        learning_rate=settings.learning_rate or recipe.learning_rate,
-    )
+    """The recipe of data set `name` (digits' for sets without one) with --epochs and --learning-rate."""
+    recipe = recipes.RECIPES.get(name, recipes.RECIPES[DEFAULT_RECIPE])
+    warmup = getattr(recipe.schedule, "warmup_epochs", 0)
+    if settings.epochs is not None and settings.epochs <= warmup:
+        raise UsageError("--epochs", f"{name}'s recipe warms up for {warmup:g} epochs: give more than {warmup:g}")
+    return _override(recipe, learning_rate=settings.learning_rate, epochs=settings.epochs)
 
 
-def classification_task(settings, data):
+def _override(recipe_or_preset, **flags):
+    try:
+        return recipe_or_preset.override(**flags)
+    except recipes.RecipeError as error:
+        raise usage_error(error, "--epochs") from None
+
+
+def global_batch_size(settings, recipe, strategy):
+    """--batch-size or the recipe's, divisible among the strategy's replicas."""
+    batch = settings.batch_size or recipe.batch_size
+    if batch % strategy.replicas:
+        raise UsageError("--batch-size", f"the global batch {batch} does not divide among the {strategy.replicas} "
+                         f"replicas of {strategy.name}: give a multiple of {strategy.replicas}")
+    return batch
+
+
+def classification_task(settings, data, strategy):
     """Any `datasets.Examples`: accuracy (top-5 from 100 classes), NLL, ECE, and with a validation split the
     temperature fitted on it and the test NLL and ECE at that temperature."""
     name = settings.dataset_name if settings.source in ("digits", "tfds") else None
     recipe = recipe_for(settings, name)
+    batch = global_batch_size(settings, recipe, strategy)
     model, reason = _model(settings, data)
-    steps = settings.steps_per_epoch or data.steps_per_epoch(recipe.batch_size)
+    steps = settings.steps_per_epoch or data.steps_per_epoch(batch)
     if steps == 0:
-        raise UsageError("--batch-size", f"{recipe.batch_size} is more than the {data.sizes['train']} training "
+        raise UsageError("--batch-size", f"{batch} is more than the {data.sizes['train']} training "
                          f"examples{' (--mock-data)' if settings.mock_data else ''}: no full batch, no training step; "
                          f"give --batch-size {data.sizes['train']} or less, or --steps-per-epoch")
-    strategy = training.get_strategy(settings.strategy)
-    test = data.batches("test", recipe.batch_size)
-    validation = data.batches("validation", recipe.batch_size) if data.validation is not None else None
+    test = data.batches("test", batch)
+    validation = data.batches("validation", batch) if data.validation is not None else None
     top_k = (1, 5) if data.num_classes >= 100 else (1,)
 
     def build(spec):
         with strategy.scope():
             network = models.build(model, data.input_shape, data.num_classes, data.vocabulary_size)
             network.compile(
-                optimizer=training.make_optimizer(recipe, steps),
+                optimizer=recipes.make_optimizer(recipe, steps, batch),
                 loss=loss_specs.build_loss(spec, data.num_classes, settings.label_smoothing),
                 metrics=["accuracy"],
             )
-        return network
+        return strategy.prepare(network)
 
     def evaluate(network):
-        logits, labels = training.predict_logits(network, test)
+        from keras_losses.experiments.training import predict_logits
+
+        with strategy.every_example(test, batch) as every_batch:
+            logits, labels = predict_logits(network, every_batch)
         results = metrics.classification_metrics(logits, labels, top_k=top_k)
         if validation is not None:
-            results["temperature"] = metrics.fit_temperature(*training.predict_logits(network, validation))
+            with strategy.every_example(validation, batch) as every_batch:
+                results["temperature"] = metrics.fit_temperature(*predict_logits(network, every_batch))
             results.update(metrics.calibrated_metrics(logits, labels, results["temperature"]))
         return results, metrics.true_class_probabilities(logits, labels)
 
+    def train_batches(seed):
+        return strategy.distribute_dataset(data.train_batches(batch, seed, repeat=bool(settings.steps_per_epoch)),
+                                           batch)
+
     sizes = ", ".join(f"{count:,} {split}" for split, count in data.sizes.items() if count)
     description = (f"{data.name}: {models.describe(data.kind, data.input_shape)}, {data.num_classes} classes, "
-                   f"{sizes} examples; model {model} ({reason}); {_recipe_text(recipe)}")
-    return Task(description, model, recipe.epochs, settings.steps_per_epoch,
-                build, lambda seed: data.train_batches(recipe.batch_size, seed, repeat=bool(settings.steps_per_epoch)),
-                test, evaluate, "val_accuracy")
+                   f"{sizes} examples; model {model} ({reason}); {_recipe_text(recipe, batch)}")
+    return Task(description, model, recipe.epochs, settings.steps_per_epoch, build, train_batches,
+                strategy.distribute_dataset(test, batch), evaluate, "val_accuracy")
 
 
 def _model(settings, data):
@@ -95,63 +121,82 @@ def _model(settings, data):
     return model, reason
 
 
-def _recipe_text(recipe):
-    return (f"{recipe.optimizer} lr {recipe.learning_rate:g} ({recipe.schedule}), batch {recipe.batch_size}, "
-            f"{recipe.epochs} epochs")
+def _recipe_text(recipe, global_batch):
+    peak = recipe.peak_learning_rate(global_batch)
+    return f"{recipe.describe()}; global batch {global_batch}, peak learning rate {peak:.3g}"
 
 
-def translation_task(settings, output_dir):
-    """Next-token accuracy, NLL and ECE over non-padding tokens, and greedy BLEU on the test split.
+def translation_task(settings, strategy, workspace):
+    """Next-token accuracy, NLL and ECE over non-padding tokens, and the BLEU of greedy translations of the
+    whole test split (decoded with key/value caches: `decoding`).
 
-    The WordPiece vocabularies are trained once and kept in `output_dir/vocabulary`, so that a resumed
-    comparison tokenizes exactly as before.
+    The model is a translation preset (`--model transformer_<preset>`; auto: the data set's default preset)
+    with its recipe, --epochs and --learning-rate applied; its loss is the mean over the non-padding tokens of
+    the global batch (`translator.compiled_translator`). The WordPiece vocabularies are trained once and kept
+    in `workspace/vocabulary`, so that a resumed comparison tokenizes exactly as before.
     """
+    from keras_losses.experiments import decoding, translation_data, translator
+
     name = settings.dataset_name
-    recipe = recipe_for(settings, name)
-    model = "transformer_base" if settings.model == "auto" else settings.model
-    strategy = training.get_strategy(settings.strategy)
-    train_pairs, test_pairs = translation.load_pairs(name, settings.mock_data)
-    source, target = _tokenizers(train_pairs, Path(output_dir) / "vocabulary", reuse=not settings.overwrite)
-    length = translation.SEQUENCE_LENGTH
-    test = translation.make_batches(test_pairs, source, target, length, recipe.batch_size)
-    sentences = translation.sentence_pairs(test_pairs, BLEU_SENTENCES)
-    preset = translation.PRESETS[model.removeprefix("transformer_")]
+    model = f"transformer_{recipes.DEFAULT_PRESET[name]}" if settings.model == "auto" else settings.model
+    preset = _override(recipes.PRESETS[model.removeprefix("transformer_")], learning_rate=settings.learning_rate,
+                       epochs=settings.epochs)
+    batch = global_batch_size(settings, preset.recipe, strategy)
+    train_pairs, test_pairs = translation_data.load_pairs(name, settings.mock_data)
+    source, target = _tokenizers(train_pairs, Path(workspace) / "vocabulary", reuse=not settings.overwrite)
+    length = translation_data.SEQUENCE_LENGTH
+    steps = settings.steps_per_epoch or -(-_count(train_pairs) // batch)
+    test = translation_data.make_batches(test_pairs, source, target, length, batch)
+    sentences = translation_data.sentence_pairs(test_pairs)
 
     def train_batches(seed):
-        batches = translation.make_batches(train_pairs, source, target, length, recipe.batch_size, shuffle_seed=seed)
-        return batches.repeat() if settings.steps_per_epoch else batches
+        batches = translation_data.make_batches(train_pairs, source, target, length, batch, shuffle_seed=seed)
+        return strategy.distribute_dataset(batches.repeat() if settings.steps_per_epoch else batches, batch)
 
     def build(spec):
         with strategy.scope():
-            return translation.compiled_translator(spec, source, target, length, preset, settings.label_smoothing)
+            network = translator.compiled_translator(spec, source, target, length, preset, settings.label_smoothing,
+                                                     optimizer=recipes.make_optimizer(preset.recipe, steps, batch))
+        return strategy.prepare(network)
 
     def evaluate(network):
-        batches = ((network.predict_on_batch(x), y.numpy()) for x, y in test)
-        results, true_probabilities = metrics.token_metrics(batches, translation.PAD_ID)
-        hypotheses = translation.translate(network, source, target, [s for s, _ in sentences], length)
+        with strategy.every_example(test, batch) as every_batch:
+            logits = ((network.predict_on_batch(x), y.numpy()) for x, y in every_batch)
+            results, true_probabilities = metrics.token_metrics(logits, translation_data.PAD_ID)
+            hypotheses = decoding.translate(network, source, target, [s for s, _ in sentences], length)
         results["bleu"] = metrics.bleu(hypotheses, [t for _, t in sentences])
         return results, true_probabilities
 
-    description = (f"{name}: model {model} ({'auto' if settings.model == 'auto' else '--model'}), batch "
-                   f"{recipe.batch_size}, {recipe.epochs} epochs, the translator's inverse-square-root schedule")
-    return Task(description, model, recipe.epochs, settings.steps_per_epoch, build, train_batches, test, evaluate,
-                "val_token_accuracy")
+    reason = "auto: the data set's preset" if settings.model == "auto" else "--model"
+    description = (f"{name}: model {model} ({reason}: {preset.describe()}); global batch {batch}; BLEU of greedy "
+                   f"translations of {len(sentences)} test sentences")
+    return Task(description, model, preset.recipe.epochs, settings.steps_per_epoch, build, train_batches,
+                strategy.distribute_dataset(test, batch), evaluate, "val_token_accuracy")
+
+
+def _count(dataset):
+    """The number of elements of a finite dataset (its cardinality where known)."""
+    known = int(dataset.cardinality())
+    return known if known >= 0 else sum(1 for _ in dataset)
 
 
 def _tokenizers(train_pairs, directory, reuse=True):
-    paths = [directory / "source_vocabulary.txt", directory / "target_vocabulary.txt"]
-    if reuse and all(path.exists() for path in paths):
-        return tuple(translation.load_tokenizer(path) for path in paths)
-    return translation.train_tokenizers(train_pairs, 8000, directory)
+    from keras_losses.experiments import translation_data
+
+    if reuse and all((directory / name).exists() for name in translation_data.VOCABULARY_FILES):
+        return translation_data.load_tokenizers(directory)
+    return translation_data.train_tokenizers(train_pairs, VOCABULARY_SIZE, directory)
 
 
-def make_task(settings, user_data_source, output_dir):
-    """The task for `settings`; `user_data_source` is what `user_data.read` returned for `--data`."""
+def make_task(settings, user_data_source, strategy, workspace):
+    """The task for `settings` under `strategy` (`distribution.Strategy`); `user_data_source` is what
+    `user_data.read` returned for `--data`; `workspace` is this process's folder (the output directory on
+    the chief)."""
     validation = settings.validation_fraction
     if validation is None:
         validation = DEFAULT_VALIDATION_FRACTION
     if settings.source == "translation":
-        return translation_task(settings, output_dir)
+        return translation_task(settings, strategy, workspace)
     if settings.source in ("digits", "tfds"):
         data = datasets.examples(settings.dataset_name, settings.image_size, settings.mock_data, validation,
                                  settings.test_fraction)
@@ -159,4 +204,4 @@ def make_task(settings, user_data_source, output_dir):
         data = datasets.from_folder(user_data_source, settings.image_size, validation)
     else:
         data = datasets.from_arrays(settings.data, user_data_source, validation)
-    return classification_task(settings, data)
+    return classification_task(settings, data, strategy)

@@ -13,10 +13,6 @@ import keras
 
 from keras_losses.experiments import distribution
 
-# Re-exported for `keras-losses compare` and its CLI, which read them here.
-from keras_losses.experiments.distribution import STRATEGIES, get_strategy  # noqa: F401
-from keras_losses.experiments.recipes import RECIPES, make_optimizer  # noqa: F401
-
 
 def set_up(run):
     """The `Strategy` of `run` (`arguments.RunOptions`), the mixed-precision policy, the seed and determinism.

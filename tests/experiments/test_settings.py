@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_losses import cli
-from keras_losses.experiments import settings, training, translation
+from keras_losses.experiments import recipes
 
 ROOT = Path(__file__).parents[2]
 
@@ -49,7 +49,6 @@ def data_files(tmp_path_factory):
         (["--mock-data", "16"], "--mock-data: applies to tensorflow-datasets sets only"),
         (["--label-column", "y"], "--label-column: applies to .csv data only"),
         (["--test-fraction", "0.3"], "--test-fraction: digits has a fixed test split"),
-        (["--dataset", "ted_hrlr_translate/pt_to_en", "--learning-rate", "0.1"], "--learning-rate: the translator's"),
         (["--dataset", "ted_hrlr_translate/pt_to_en", "--validation-fraction", "0.1"], "--validation-fraction:"),
         (["--validation-fraction", "1"], "--validation-fraction: must be in [0, 1)"),
         (["--seeds", "0"], "--seeds: must be at least 1. Received: 0"),
@@ -119,18 +118,11 @@ def test_every_option_says_its_default(capsys):
     for default in ("(default: keras-losses-compare)", "(default: 3)", "(default: auto)", "(default: 0.0)",
                     "(default: digits)", "(default: label)", "(default: 0.2)", "(default: 0.1,"):
         assert default in text
-    recipe = training.RECIPES["digits"]
+    recipe = recipes.RECIPES["digits"]
     assert f"digits and your data: {recipe.epochs}" in text and f"digits and your data: {recipe.batch_size}" in text
     assert f"Adam {recipe.learning_rate:g}" in text
     help_lines = [action for action in cli.build_parser()._subparsers._group_actions[0].choices["compare"]._actions]
     assert all(action.help for action in help_lines)
-
-
-def test_names_shared_with_modules_that_import_keras_agree():
-    assert settings.TRANSLATION_DATASETS == translation.TRANSLATION_DATASETS
-    assert settings.TRANSLATION_MODELS == tuple(f"transformer_{name}" for name in sorted(translation.PRESETS,
-                                                                                        key=["tiny", "base"].index))
-    assert settings.STRATEGIES == training.STRATEGIES
 
 
 def test_the_console_script_answers_without_importing_tensorflow():
@@ -143,6 +135,7 @@ def test_the_console_script_answers_without_importing_tensorflow():
         "        print(exit.code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60, env=environment)
+    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60,
+                            env=environment)
     assert result.stdout.splitlines()[-2:] == ["0 False False", "2 False False"], result.stderr
     assert "--label-smoothing: must be in [0, 1)" in result.stderr

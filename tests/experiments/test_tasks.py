@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses.experiments import compare, tasks
+from keras_losses.experiments import compare, distribution, tasks
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +15,7 @@ def task(tmp_path_factory):
     np.savez(folder / "d.npz", x_train=rng.normal(size=(60, 5)).astype("float32"), y_train=np.arange(60) % 3)
     settings = compare.Settings(data=str(folder / "d.npz"), batch_size=8, epochs=2)
     plan = compare.prepare(settings)
-    return tasks.make_task(settings, plan.data, folder / "out")
+    return tasks.make_task(settings, plan.data, distribution.get_strategy("default"), folder / "out")
 
 
 def start(task, loss, seed):
