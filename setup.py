@@ -20,7 +20,7 @@ setup(
     name="keras-losses",
     version=read_version(),
     description="Square, encouraging and conservative encouraging losses as first-class Keras 3 losses",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["keras_losses", "keras_losses.*"]),
     # The console script's entry point lives outside the package: importing keras_losses imports Keras and

@@ -96,8 +96,14 @@ def measure(preset_name, beams, args):
     model = random_translator(preset_name, args.vocabulary, args.length)
     sources = random_sources(args.sentences, args.vocabulary, args.length)
     cached = CachedDecoder(model, beams).compiled()
-    row = {"preset": preset_name, "beams": beams, "sentences": args.sentences, "batch_size": args.batch_size,
-           "length": args.length, "vocabulary": args.vocabulary}
+    row = {
+        "preset": preset_name,
+        "beams": beams,
+        "sentences": args.sentences,
+        "batch_size": args.batch_size,
+        "length": args.length,
+        "vocabulary": args.vocabulary,
+    }
     for name, generate in (("uncached", lambda tokens: uncached_generate(model, tokens, beams)), ("cached", cached)):
         row[f"{name}_seconds"] = time_decoder(generate, sources, args.batch_size, args.repeats)
         row[f"{name}_sentences_per_second"] = args.sentences / row[f"{name}_seconds"]
@@ -106,21 +112,27 @@ def measure(preset_name, beams, args):
 
 
 def markdown(rows, environment):
-    lines = [f"Decoding speed, sentences per second ({environment}; random weights, every sentence decoded to "
-             f"{rows[0]['length']} tokens; median of the timed passes)", "",
-             "| preset | decoding | sentences (batch) | before: uncached, eager | after: cached, compiled | speed-up |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"Decoding speed, sentences per second ({environment}; random weights, every sentence decoded to "
+        f"{rows[0]['length']} tokens; median of the timed passes)",
+        "",
+        "| preset | decoding | sentences (batch) | before: uncached, eager | after: cached, compiled | speed-up |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
     for row in rows:
         decoding = "greedy" if row["beams"] == 1 else f"beam {row['beams']}"
-        lines.append(f"| {row['preset']} | {decoding} | {row['sentences']} ({row['batch_size']}) | "
-                     f"{row['uncached_sentences_per_second']:.2f} | {row['cached_sentences_per_second']:.2f} | "
-                     f"{row['speed_up']:.1f}x |")
+        lines.append(
+            f"| {row['preset']} | {decoding} | {row['sentences']} ({row['batch_size']}) | "
+            f"{row['uncached_sentences_per_second']:.2f} | {row['cached_sentences_per_second']:.2f} | "
+            f"{row['speed_up']:.1f}x |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--presets", default="tiny,iwslt", help="comma-separated translation presets (recipes.PRESETS)")
     parser.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1: greedy)")
     parser.add_argument("--sentences", type=int, default=16, help="source sentences per pass")

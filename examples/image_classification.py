@@ -29,8 +29,9 @@ from dataclasses import dataclass
 def build_parser():
     from keras_losses.experiments import arguments, datasets, models, recipes
 
-    epilog = "; ".join(f"{name}: {recipe.describe()}" for name, recipe in recipes.RECIPES.items()
-                       if name in datasets.IMAGE_DATASETS)
+    epilog = "; ".join(
+        f"{name}: {recipe.describe()}" for name, recipe in recipes.RECIPES.items() if name in datasets.IMAGE_DATASETS
+    )
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog=f"Recipes: {epilog}. With other --epochs the step boundaries keep their fractions of the run. "
@@ -41,8 +42,11 @@ def build_parser():
     parser.add_argument("--model", default="resnet50", choices=models.MODELS)
     arguments.add_loss_arguments(parser)
     arguments.add_recipe_arguments(parser, "the dataset's recipe")
-    parser.add_argument("--schedule", choices=("constant", "cosine", "step"),
-                        help="default: the recipe's; the recipe's warm-up is kept (--warmup-epochs to change it)")
+    parser.add_argument(
+        "--schedule",
+        choices=("constant", "cosine", "step"),
+        help="default: the recipe's; the recipe's warm-up is kept (--warmup-epochs to change it)",
+    )
     parser.add_argument("--warmup-epochs", type=float, help="linear warm-up from 0 (default: the recipe's)")
     parser.add_argument("--image-size", type=arguments.at_least(8), help="default: 32 for CIFAR, 224 for ImageNet")
     parser.add_argument("--validation-steps", type=arguments.at_least(1), help="default: the whole test split")
@@ -69,11 +73,22 @@ def configure(args):
     from keras_losses.experiments import arguments, recipes
 
     recipe = recipes.RECIPES[args.dataset].override(
-        learning_rate=args.learning_rate, epochs=args.epochs, weight_decay=args.weight_decay,
-        schedule=args.schedule, warmup_epochs=args.warmup_epochs,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        warmup_epochs=args.warmup_epochs,
     )
-    return Config(args.dataset, args.model, arguments.loss_choice(args), recipe, args.batch_size, args.image_size,
-                  args.validation_steps, arguments.run_options(args))
+    return Config(
+        args.dataset,
+        args.model,
+        arguments.loss_choice(args),
+        recipe,
+        args.batch_size,
+        args.image_size,
+        args.validation_steps,
+        arguments.run_options(args),
+    )
 
 
 def main(argv=None):
@@ -100,12 +115,19 @@ def main(argv=None):
         model.compile(
             optimizer=recipes.make_optimizer(config.recipe, steps, global_batch),
             loss=loss_specs.build_loss(spec, data.num_classes, config.loss.label_smoothing),
-            metrics=["accuracy"] + ([keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")] if 5 in top_k else []),
+            metrics=["accuracy"]
+            + ([keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")] if 5 in top_k else []),
             steps_per_execution=run.steps_per_execution,
         )
-    _, summary = training.fit(model, strategy, strategy.distribute_dataset(data.train.repeat(), global_batch),
-                              strategy.distribute_dataset(test, global_batch), config.recipe.epochs, steps,
-                              run.output_dir)
+    _, summary = training.fit(
+        model,
+        strategy,
+        strategy.distribute_dataset(data.train.repeat(), global_batch),
+        strategy.distribute_dataset(test, global_batch),
+        config.recipe.epochs,
+        steps,
+        run.output_dir,
+    )
     with strategy.every_example(test, global_batch) as every_batch:
         logits, labels = training.predict_logits(model, every_batch)
     results = {

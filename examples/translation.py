@@ -27,10 +27,12 @@ backup/restore, logging and `results.json` conventions as examples/image_classif
 import argparse
 from dataclasses import dataclass
 
-TOKEN_EXACT = ("The loss is the mean over the non-padding tokens of the whole global batch "
-               "(mean_over_global_batch=True), as fairseq normalises by the global token count: a step on N "
-               "replicas or processes equals the one-device step on the same global batch, whatever padding each "
-               "replica holds.")
+TOKEN_EXACT = (
+    "The loss is the mean over the non-padding tokens of the whole global batch "
+    "(mean_over_global_batch=True), as fairseq normalises by the global token count: a step on N "
+    "replicas or processes equals the one-device step on the same global batch, whatever padding each "
+    "replica holds."
+)
 
 
 def build_parser():
@@ -39,33 +41,52 @@ def build_parser():
     presets = "; ".join(f"{name}: {preset.source}: {preset.describe()}" for name, preset in recipes.PRESETS.items())
     defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in recipes.DEFAULT_PRESET.items())
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], epilog=f"Presets: {presets}. {TOKEN_EXACT}",
+        description=__doc__.split("\n\n")[0],
+        epilog=f"Presets: {presets}. {TOKEN_EXACT}",
         formatter_class=arguments.HelpFormatter,
     )
-    parser.add_argument("--dataset", default="ted_hrlr_translate/pt_to_en",
-                        choices=translation_data.TRANSLATION_DATASETS)
-    parser.add_argument("--preset", choices=tuple(recipes.PRESETS), help=f"{recipes.PAPER_PRESET} is the "
-                        "encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base is Transformer-base; "
-                        "the preset gives the architecture, the recipe, the loss, label smoothing, dropout and beam "
-                        f"size unless a flag overrides them (default: {defaults})")
+    parser.add_argument(
+        "--dataset", default="ted_hrlr_translate/pt_to_en", choices=translation_data.TRANSLATION_DATASETS
+    )
+    parser.add_argument(
+        "--preset",
+        choices=tuple(recipes.PRESETS),
+        help=f"{recipes.PAPER_PRESET} is the "
+        "encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base is Transformer-base; "
+        "the preset gives the architecture, the recipe, the loss, label smoothing, dropout and beam "
+        f"size unless a flag overrides them (default: {defaults})",
+    )
     parser.add_argument("--layers", type=arguments.at_least(1), help="encoder = decoder layers (default: the preset's)")
     parser.add_argument("--model-dim", type=arguments.at_least(1), help="default: the preset's")
     parser.add_argument("--heads", type=arguments.at_least(1), help="default: the preset's")
     parser.add_argument("--feedforward-dim", type=arguments.at_least(1), help="default: the preset's")
     parser.add_argument("--dropout", type=float, help="default: the preset's")
     arguments.add_loss_arguments(parser, default="the preset's", label_smoothing=0.1)
-    parser.add_argument("--vocabulary-size", type=arguments.at_least(8), default=8000,
-                        help="WordPiece vocabulary size per language")
-    parser.add_argument("--sequence-length", type=arguments.at_least(2), default=translation_data.SEQUENCE_LENGTH,
-                        help="tokens per sentence (longer are cut)")
+    parser.add_argument(
+        "--vocabulary-size", type=arguments.at_least(8), default=8000, help="WordPiece vocabulary size per language"
+    )
+    parser.add_argument(
+        "--sequence-length",
+        type=arguments.at_least(2),
+        default=translation_data.SEQUENCE_LENGTH,
+        help="tokens per sentence (longer are cut)",
+    )
     arguments.add_recipe_arguments(parser, "the preset's")
-    parser.add_argument("--warmup-steps", type=arguments.at_least(1), help="updates of linear warm-up before the "
-                        "inverse-square-root decay (default: the preset's, 4000; base and tiny: the peak follows "
-                        "(model_dim * warmup_steps)^-0.5 unless --learning-rate is given)")
-    parser.add_argument("--beams", type=arguments.at_least(1), help="beam size of the test translations, 1: greedy "
-                        "(default: the preset's)")
-    parser.add_argument("--test-sentences", type=arguments.at_least(1), help="translate at most this many test "
-                        "sentences (default: all)")
+    parser.add_argument(
+        "--warmup-steps",
+        type=arguments.at_least(1),
+        help="updates of linear warm-up before the "
+        "inverse-square-root decay (default: the preset's, 4000; base and tiny: the peak follows "
+        "(model_dim * warmup_steps)^-0.5 unless --learning-rate is given)",
+    )
+    parser.add_argument(
+        "--beams",
+        type=arguments.at_least(1),
+        help="beam size of the test translations, 1: greedy (default: the preset's)",
+    )
+    parser.add_argument(
+        "--test-sentences", type=arguments.at_least(1), help="translate at most this many test sentences (default: all)"
+    )
     arguments.add_run_arguments(parser, output_dir="runs/translation")
     return parser
 
@@ -92,13 +113,29 @@ def configure(args):
 
     name = args.preset or recipes.DEFAULT_PRESET[args.dataset]
     preset = recipes.PRESETS[name].override(
-        layers=args.layers, model_dim=args.model_dim, heads=args.heads, feedforward_dim=args.feedforward_dim,
-        dropout=args.dropout, learning_rate=args.learning_rate, warmup_steps=args.warmup_steps, epochs=args.epochs,
+        layers=args.layers,
+        model_dim=args.model_dim,
+        heads=args.heads,
+        feedforward_dim=args.feedforward_dim,
+        dropout=args.dropout,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_steps,
+        epochs=args.epochs,
         weight_decay=args.weight_decay,
     )
     loss = arguments.loss_choice(args, default=preset.loss, label_smoothing=preset.label_smoothing)
-    return Config(args.dataset, name, preset, loss, args.beams or preset.beams, args.batch_size, args.vocabulary_size,
-                  args.sequence_length, args.test_sentences, arguments.run_options(args))
+    return Config(
+        args.dataset,
+        name,
+        preset,
+        loss,
+        args.beams or preset.beams,
+        args.batch_size,
+        args.vocabulary_size,
+        args.sequence_length,
+        args.test_sentences,
+        arguments.run_options(args),
+    )
 
 
 def main(argv=None):
@@ -122,12 +159,25 @@ def main(argv=None):
     spec = config.loss.spec(target.vocabulary_size())
     with strategy.scope():
         model = translator.compiled_translator(
-            spec, source, target, length, preset, config.loss.label_smoothing,
-            recipes.make_optimizer(preset.recipe, steps, global_batch), run.steps_per_execution,
+            spec,
+            source,
+            target,
+            length,
+            preset,
+            config.loss.label_smoothing,
+            recipes.make_optimizer(preset.recipe, steps, global_batch),
+            run.steps_per_execution,
         )
-    _, summary = training.fit(model, strategy, strategy.distribute_dataset(train.repeat(), global_batch),
-                              strategy.distribute_dataset(test, global_batch), preset.recipe.epochs, steps,
-                              run.output_dir, monitor="val_token_accuracy")
+    _, summary = training.fit(
+        model,
+        strategy,
+        strategy.distribute_dataset(train.repeat(), global_batch),
+        strategy.distribute_dataset(test, global_batch),
+        preset.recipe.epochs,
+        steps,
+        run.output_dir,
+        monitor="val_token_accuracy",
+    )
     sources, references = zip(*translation_data.sentence_pairs(test_pairs, config.test_sentences))
     with strategy.every_example(test, global_batch) as every_batch:
         evaluation = model.evaluate(every_batch, verbose=0, return_dict=True)
@@ -147,8 +197,10 @@ def main(argv=None):
         "beams": config.beams,
         "test_sentences": len(sources),
         "bleu": metrics.bleu(hypotheses, list(references)),
-        "samples": [{"source": s, "reference": r, "translation": h}
-                    for s, r, h in list(zip(sources, references, hypotheses))[:3]],
+        "samples": [
+            {"source": s, "reference": r, "translation": h}
+            for s, r, h in list(zip(sources, references, hypotheses))[:3]
+        ],
     }
     training.finish(model, results, run.output_dir, strategy)
     for sample in results["samples"]:

@@ -103,9 +103,10 @@ def test_ignore_class_matches_keras_sparse_cross_entropy_convention():
     keras_value = keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=-1)(y, z)
     valid = y != -1
     ours = keras_losses.EncouragingLoss(from_logits=True, ignore_class=-1)(y, z)
-    bonus = ref.encouraging_sparse(np.where(valid, y, 0), z) + ref.log_softmax(z)[
-        np.arange(3)[:, None], np.arange(5)[None], np.where(valid, y, 0)
-    ]
+    bonus = (
+        ref.encouraging_sparse(np.where(valid, y, 0), z)
+        + ref.log_softmax(z)[np.arange(3)[:, None], np.arange(5)[None], np.where(valid, y, 0)]
+    )
     np.testing.assert_allclose(float(ours) - float(keras_value), bonus[valid].mean(), rtol=1e-5, atol=1e-6)
 
 

@@ -50,7 +50,7 @@ def test_non_averaging_reductions_are_rejected(reduction):
 
 
 def test_only_booleans_are_accepted():
-    with pytest.raises(ValueError, match="`mean_over_global_batch` must be True or False.*'yes'"):
+    with pytest.raises(ValueError, match=r"`mean_over_global_batch` must be True or False.*'yes'"):
         keras_losses.CrossEntropy(mean_over_global_batch="yes")
 
 

@@ -82,7 +82,7 @@ def test_get_by_name(name, cls):
 def test_get_passes_instances_and_none_and_rejects_the_rest():
     assert keras_losses.get(None) is None
     assert keras_losses.get(INSTANCES[0]) is INSTANCES[0]
-    with pytest.raises(ValueError, match="Unknown loss 'focal'.*encouraging"):
+    with pytest.raises(ValueError, match=r"Unknown loss 'focal'.*encouraging"):
         keras_losses.get("focal")
     with pytest.raises(ValueError, match="Could not interpret"):
         keras_losses.get(3)

@@ -83,5 +83,5 @@ def test_class_ids_are_not_checked_when_traced():
 
 
 def test_ignore_class_with_dense_labels_is_rejected():
-    with pytest.raises(ValueError, match="ignore_class.*dense"):
+    with pytest.raises(ValueError, match=r"ignore_class.*dense"):
         keras_losses.encouraging_loss(np.eye(3, dtype="float32"), np.eye(3, dtype="float32"), ignore_class=0)

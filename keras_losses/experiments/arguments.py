@@ -63,12 +63,24 @@ class LossChoice:
 def add_loss_arguments(parser, default="ce", label_smoothing=0.0):
     """--loss, --k, --m, --log-end, --label-smoothing; `default` and `label_smoothing` are for the help text."""
     parser.add_argument("--loss", choices=loss_specs.FAMILIES, help=f"default: {default}")
-    parser.add_argument("--k", type=float, help="square loss: weight of the true class (default: the paper's for "
-                        "the number of classes, see the README; given alone, m stays the paper's)")
-    parser.add_argument("--m", type=float, help="square loss: target of the true class (default: the paper's for "
-                        "the number of classes; given alone, k stays the paper's)")
-    parser.add_argument("--log-end", type=float, help="(conservative) encouraging loss: LE (default: 1.0 for "
-                        f"encouraging, 0.75 for conservative_encouraging{'' if default == 'ce' else ', or ' + default})")
+    parser.add_argument(
+        "--k",
+        type=float,
+        help="square loss: weight of the true class (default: the paper's for "
+        "the number of classes, see the README; given alone, m stays the paper's)",
+    )
+    parser.add_argument(
+        "--m",
+        type=float,
+        help="square loss: target of the true class (default: the paper's for "
+        "the number of classes; given alone, k stays the paper's)",
+    )
+    parser.add_argument(
+        "--log-end",
+        type=float,
+        help="(conservative) encouraging loss: LE (default: 1.0 for "
+        f"encouraging, 0.75 for conservative_encouraging{'' if default == 'ce' else ', or ' + default})",
+    )
     parser.add_argument("--label-smoothing", type=float, help=f"in [0, 1) (default: {label_smoothing:g})")
 
 
@@ -78,8 +90,11 @@ def loss_choice(args, default="ce", label_smoothing=0.0):
     if args.loss is None:
         family, _, values = default.partition(":")
         numbers = [float(v) for v in values.split(",")] if values else []
-        preset = {"square": dict(zip("km", numbers)), "encouraging": {"log_end": (numbers or [None])[0]},
-                  "conservative_encouraging": {"log_end": (numbers or [None])[0]}}.get(family, {})
+        preset = {
+            "square": dict(zip("km", numbers)),
+            "encouraging": {"log_end": (numbers or [None])[0]},
+            "conservative_encouraging": {"log_end": (numbers or [None])[0]},
+        }.get(family, {})
     else:
         family, preset = args.loss, {}
     given = {"k": args.k, "m": args.m, "log_end": args.log_end}
@@ -105,10 +120,17 @@ def loss_choice(args, default="ce", label_smoothing=0.0):
 def add_recipe_arguments(parser, recipe_help):
     """--epochs, --batch-size, --learning-rate, --weight-decay (see `Recipe.override`)."""
     parser.add_argument("--epochs", type=at_least(1), help=f"default: {recipe_help}")
-    parser.add_argument("--batch-size", type=at_least(1), help="per replica; the global batch is this x replicas "
-                        "(default: the recipe's global batch / replicas)")
-    parser.add_argument("--learning-rate", type=float, help="the peak learning rate, for the recipe's global batch "
-                        "(scaled linearly with the global batch where the recipe says so; default: the recipe's)")
+    parser.add_argument(
+        "--batch-size",
+        type=at_least(1),
+        help="per replica; the global batch is this x replicas (default: the recipe's global batch / replicas)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        help="the peak learning rate, for the recipe's global batch "
+        "(scaled linearly with the global batch where the recipe says so; default: the recipe's)",
+    )
     parser.add_argument("--weight-decay", type=float, help="decoupled, as Keras applies it (default: the recipe's)")
 
 
@@ -117,8 +139,10 @@ def global_batch_size(args, recipe, replicas):
     if args.batch_size is not None:
         return args.batch_size * replicas
     if recipe.batch_size % replicas:
-        raise ArgumentError(f"the recipe's global batch {recipe.batch_size} does not divide among {replicas} replicas: "
-                            "give --batch-size (per replica)")
+        raise ArgumentError(
+            f"the recipe's global batch {recipe.batch_size} does not divide among {replicas} replicas: "
+            "give --batch-size (per replica)"
+        )
     return recipe.batch_size
 
 
@@ -145,28 +169,58 @@ class RunOptions:
 def add_run_arguments(parser, output_dir):
     """--strategy and the JAX cluster flags, --mixed-precision, --steps-per-epoch, --steps-per-execution,
     --seed, --deterministic, --output-dir, --mock-data."""
-    parser.add_argument("--strategy", default="auto", choices=distribution.STRATEGIES,
-                        help="TensorFlow: default, mirrored, multi_worker (TF_CONFIG), tpu; JAX: default, "
-                        "data_parallel (keras.distribution). auto: the best of these for the machine")
-    parser.add_argument("--coordinator-address", metavar="HOST:PORT", help="JAX multi-process: process 0's address "
-                        "(default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)")
-    parser.add_argument("--num-processes", type=at_least(1), help="JAX multi-process: the number of processes "
-                        "(default: $KERAS_DISTRIBUTION_NUM_PROCESSES)")
-    parser.add_argument("--process-id", type=at_least(0), help="JAX multi-process: this process's id, 0 writes the "
-                        "results (default: $KERAS_DISTRIBUTION_PROCESS_ID)")
-    parser.add_argument("--mixed-precision", nargs="?", const="auto", choices=distribution.MIXED_PRECISION,
-                        help="mixed_bfloat16 or mixed_float16 compute (alone: bfloat16 on TPUs, float16 elsewhere); "
-                        "the logits layer stays float32")
+    parser.add_argument(
+        "--strategy",
+        default="auto",
+        choices=distribution.STRATEGIES,
+        help="TensorFlow: default, mirrored, multi_worker (TF_CONFIG), tpu; JAX: default, "
+        "data_parallel (keras.distribution). auto: the best of these for the machine",
+    )
+    parser.add_argument(
+        "--coordinator-address",
+        metavar="HOST:PORT",
+        help="JAX multi-process: process 0's address (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)",
+    )
+    parser.add_argument(
+        "--num-processes",
+        type=at_least(1),
+        help="JAX multi-process: the number of processes (default: $KERAS_DISTRIBUTION_NUM_PROCESSES)",
+    )
+    parser.add_argument(
+        "--process-id",
+        type=at_least(0),
+        help="JAX multi-process: this process's id, 0 writes the results (default: $KERAS_DISTRIBUTION_PROCESS_ID)",
+    )
+    parser.add_argument(
+        "--mixed-precision",
+        nargs="?",
+        const="auto",
+        choices=distribution.MIXED_PRECISION,
+        help="mixed_bfloat16 or mixed_float16 compute (alone: bfloat16 on TPUs, float16 elsewhere); "
+        "the logits layer stays float32",
+    )
     parser.add_argument("--steps-per-epoch", type=at_least(1), help="default: one pass over the training split")
-    parser.add_argument("--steps-per-execution", type=at_least(1), default=1,
-                        help="training steps per compiled call (TPUs); 1 under (multi-worker) mirrored strategies")
+    parser.add_argument(
+        "--steps-per-execution",
+        type=at_least(1),
+        default=1,
+        help="training steps per compiled call (TPUs); 1 under (multi-worker) mirrored strategies",
+    )
     parser.add_argument("--seed", type=int, default=0, help="weights, shuffling and augmentation")
-    parser.add_argument("--deterministic", action="store_true", help="the same run for the same seed: TensorFlow's "
-                        "op determinism (tf.data's random augmentation included), slower input pipelines; on JAX "
-                        "GPUs set XLA_FLAGS=--xla_gpu_deterministic_ops=true too")
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="the same run for the same seed: TensorFlow's "
+        "op determinism (tf.data's random augmentation included), slower input pipelines; on JAX "
+        "GPUs set XLA_FLAGS=--xla_gpu_deterministic_ops=true too",
+    )
     parser.add_argument("--output-dir", default=output_dir)
-    parser.add_argument("--mock-data", type=at_least(1), metavar="N", help="N random examples per split "
-                        "(tensorflow-datasets' mock data), offline")
+    parser.add_argument(
+        "--mock-data",
+        type=at_least(1),
+        metavar="N",
+        help="N random examples per split (tensorflow-datasets' mock data), offline",
+    )
 
 
 def run_options(args):

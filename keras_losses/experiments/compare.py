@@ -77,20 +77,32 @@ def run(plan, console=None):
     todo = runner.pending(store, settings.specs, settings.seeds, strategy)
     losses, seeds = len(settings.specs), settings.seeds
     if strategy.is_chief:
-        _say(console, f"{task.description}\n{losses * seeds} runs ({losses} loss{'es' * (losses > 1)} x {seeds} seed"
-             f"{'s' * (seeds > 1)}): {losses * seeds - len(todo)} already in {settings.output_dir}, "
-             f"{len(todo)} to train")
+        _say(
+            console,
+            f"{task.description}\n{losses * seeds} runs ({losses} loss{'es' * (losses > 1)} x {seeds} seed"
+            f"{'s' * (seeds > 1)}): {losses * seeds - len(todo)} already in {settings.output_dir}, "
+            f"{len(todo)} to train",
+        )
     runner.run_pending(task, workspace, todo, settings.progress and strategy.is_chief, save=strategy.is_chief)
     if not strategy.is_chief:
         workspace.remove()
         return None
     runs = store.load(settings.specs, settings.seeds)
     summary = report.summarize(runs, settings.baseline)
-    config = {"command": command_line(settings), "dataset": settings.dataset_name, "model": task.model,
-              "setup": task.description, "losses": list(settings.specs), "seeds": settings.seeds,
-              "baseline": settings.baseline, "label_smoothing": settings.label_smoothing,
-              "strategy": strategy.name, "replicas": strategy.replicas, "keras_backend": identity["keras_backend"],
-              "settings": asdict(settings)}
+    config = {
+        "command": command_line(settings),
+        "dataset": settings.dataset_name,
+        "model": task.model,
+        "setup": task.description,
+        "losses": list(settings.specs),
+        "seeds": settings.seeds,
+        "baseline": settings.baseline,
+        "label_smoothing": settings.label_smoothing,
+        "strategy": strategy.name,
+        "replicas": strategy.replicas,
+        "keras_backend": identity["keras_backend"],
+        "settings": asdict(settings),
+    }
     summary["report"] = str(report.write_all(settings.output_dir, runs, summary, config, settings.plot))
     return summary
 
@@ -100,8 +112,9 @@ def strategy_for(settings):
     from keras_losses.experiments import distribution
 
     try:
-        return distribution.get_strategy(settings.strategy, settings.coordinator_address, settings.num_processes,
-                                         settings.process_id)
+        return distribution.get_strategy(
+            settings.strategy, settings.coordinator_address, settings.num_processes, settings.process_id
+        )
     except ValueError as error:
         raise usage_error(error, "--strategy") from None
 

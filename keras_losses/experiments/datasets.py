@@ -86,8 +86,14 @@ def load(name, batch_size, image_size=None, mock_data=None, seed=0):
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
     data = examples(name, image_size=image_size, mock_data=mock_data)
-    return Data(name, data.train_batches(batch_size, seed), data.batches("test", batch_size), data.num_classes,
-                data.input_shape, data.sizes["train"])
+    return Data(
+        name,
+        data.train_batches(batch_size, seed),
+        data.batches("test", batch_size),
+        data.num_classes,
+        data.input_shape,
+        data.sizes["train"],
+    )
 
 
 def examples(name, image_size=None, mock_data=None, validation_fraction=0.0, test_fraction=None):
@@ -107,8 +113,15 @@ def digits(validation_fraction=0.0):
     images = (digits.images / 16.0).astype("float32")[..., None]
     labels = digits.target.astype("int32")
     train, test = user_data.stratified_split("digits", labels, 0.2, "the test split")
-    arrays = user_data.Arrays(images[train], labels[train], images[test], labels[test],
-                              tuple(str(i) for i in range(10)), "image", held_out=True)
+    arrays = user_data.Arrays(
+        images[train],
+        labels[train],
+        images[test],
+        labels[test],
+        tuple(str(i) for i in range(10)),
+        "image",
+        held_out=True,
+    )
     return from_arrays("digits", arrays, validation_fraction)
 
 
@@ -119,12 +132,16 @@ def from_arrays(name, arrays, validation_fraction=0.0):
     x, y = arrays.x_train, arrays.y_train
     validation = None
     if validation_fraction:
-        kept, held = user_data.stratified_split(name, y, _held_out(validation_fraction, len(y)),
-                                                "--validation-fraction")
+        kept, held = user_data.stratified_split(
+            name, y, _held_out(validation_fraction, len(y)), "--validation-fraction"
+        )
         validation = tf.data.Dataset.from_tensor_slices((x[held], y[held]))
         x, y = x[kept], y[kept]
     return Examples(
-        name, arrays.kind, len(arrays.class_names), tuple(x.shape[1:]),
+        name,
+        arrays.kind,
+        len(arrays.class_names),
+        tuple(x.shape[1:]),
         train=tf.data.Dataset.from_tensor_slices((x, y)),
         validation=validation,
         test=tf.data.Dataset.from_tensor_slices((arrays.x_test, arrays.y_test)),
@@ -144,9 +161,9 @@ def from_folder(folder, image_size=None, validation_fraction=0.0):
     `TEXT_LENGTH` token ids by a `TextVectorization` layer adapted to the training texts."""
     train_files, train_labels, validation_files = folder.train_files, folder.train_labels, []
     if validation_fraction:
-        kept, held = user_data.stratified_split(folder.root, train_labels,
-                                                _held_out(validation_fraction, len(train_labels)),
-                                                "--validation-fraction")
+        kept, held = user_data.stratified_split(
+            folder.root, train_labels, _held_out(validation_fraction, len(train_labels)), "--validation-fraction"
+        )
         validation_files = [train_files[i] for i in held]
         train_files, train_labels = [train_files[i] for i in kept], train_labels[kept]
     size = image_size or DEFAULT_IMAGE_SIZE
@@ -162,12 +179,19 @@ def from_folder(folder, image_size=None, validation_fraction=0.0):
     if folder.kind == "image":
         if sizes["train"] * size * size * 3 * 4 < CACHE_BYTES:
             splits = {k: None if v is None else v.cache() for k, v in splits.items()}
-        return Examples(name, "image", classes, (size, size, 3), **splits, sizes=sizes,
-                        class_names=folder.class_names)
+        return Examples(name, "image", classes, (size, size, 3), **splits, sizes=sizes, class_names=folder.class_names)
     vectorize = _text_vectorization(splits["train"])
     splits = {k: None if v is None else v.map(lambda t, y: (vectorize(t), y)).cache() for k, v in splits.items()}
-    return Examples(name, "text", classes, (TEXT_LENGTH,), **splits, sizes=sizes,
-                    vocabulary_size=vectorize.vocabulary_size(), class_names=folder.class_names)
+    return Examples(
+        name,
+        "text",
+        classes,
+        (TEXT_LENGTH,),
+        **splits,
+        sizes=sizes,
+        vocabulary_size=vectorize.vocabulary_size(),
+        class_names=folder.class_names,
+    )
 
 
 def _folder_subset(folder, root, files, size):
@@ -182,8 +206,14 @@ def _folder_subset(folder, root, files, size):
         paths_and_labels = tf.data.Dataset.from_tensor_slices(([str(f) for f in files], np.array(labels, "int32")))
         return paths_and_labels.map(lambda path, y: (tf.io.read_file(path), y))
     dataset = keras.utils.image_dataset_from_directory(
-        root, labels="inferred", label_mode="int", class_names=list(folder.class_names), image_size=(size, size),
-        batch_size=None, shuffle=False, verbose=False,
+        root,
+        labels="inferred",
+        label_mode="int",
+        class_names=list(folder.class_names),
+        image_size=(size, size),
+        batch_size=None,
+        shuffle=False,
+        verbose=False,
     )
     wanted = {str(f) for f in files}
     keep = tf.constant(np.array([path in wanted for path in dataset.file_paths]))
@@ -234,12 +264,19 @@ def describe_tfds(name):
         kind = "image"
     elif isinstance(feature, tfds.features.Text):
         kind = "text"
-    elif (isinstance(feature, tfds.features.Tensor) and np.dtype(feature.np_dtype).kind in "biuf" and len(shape) in (1, 2, 3)
-          and None not in shape):
+    elif (
+        isinstance(feature, tfds.features.Tensor)
+        and np.dtype(feature.np_dtype).kind in "biuf"
+        and len(shape) in (1, 2, 3)
+        and None not in shape
+    ):
         kind = {1: "vector", 2: "sequence", 3: "image"}[len(shape)]
     else:
-        raise UsageError("--dataset", f"{name}'s input {inputs[0]!r} is {type(feature).__name__}{shape}: compare "
-                         "takes images, numbers of a fixed shape ([features] or [time, features]) or text")
+        raise UsageError(
+            "--dataset",
+            f"{name}'s input {inputs[0]!r} is {type(feature).__name__}{shape}: compare "
+            "takes images, numbers of a fixed shape ([features] or [time, features]) or text",
+        )
     splits = set(builder.info.splits) or {"train", "test"}  # unprepared sets list no splits
     test_split = "test" if "test" in splits else "validation" if "validation" in splits else None
     return TfdsSource(inputs[0], kind, shape, label.num_classes, test_split)
@@ -261,8 +298,10 @@ def tfds_examples(name, image_size=None, mock_data=None, validation_fraction=0.0
         if not mock_data:
             tfds.builder(name).download_and_prepare()
         sizes, ranges = _tfds_ranges(name, source, mock_data, validation_fraction, test_fraction)
-        splits = {split: _tfds_split(name, source, base, start, stop, mock_data)
-                  for split, (base, start, stop) in ranges.items()}
+        splits = {
+            split: _tfds_split(name, source, base, start, stop, mock_data)
+            for split, (base, start, stop) in ranges.items()
+        }
     return _prepared(name, source, splits, sizes, image_size)
 
 
@@ -309,27 +348,55 @@ def _prepared(name, source, splits, sizes, image_size):
         splits = {s: d.cache() for s, d in splits.items()}
 
     def prepare(transform):
-        return {s: splits[s].map(lambda x, y: (transform(x), tf.cast(y, "int32")), num_parallel_calls=tf.data.AUTOTUNE)
-                if s in splits else None for s in ("train", "validation", "test")}
+        return {
+            s: splits[s].map(lambda x, y: (transform(x), tf.cast(y, "int32")), num_parallel_calls=tf.data.AUTOTUNE)
+            if s in splits
+            else None
+            for s in ("train", "validation", "test")
+        }
 
     if source.kind == "text":
         vectorize = _text_vectorization(splits["train"])
-        return Examples(name, "text", source.num_classes, (TEXT_LENGTH,), **prepare(vectorize), sizes=sizes,
-                        vocabulary_size=vectorize.vocabulary_size())
+        return Examples(
+            name,
+            "text",
+            source.num_classes,
+            (TEXT_LENGTH,),
+            **prepare(vectorize),
+            sizes=sizes,
+            vocabulary_size=vectorize.vocabulary_size(),
+        )
     if source.kind != "image":
-        return Examples(name, source.kind, source.num_classes, source.shape,
-                        **prepare(lambda x: tf.cast(x, "float32")), sizes=sizes)
+        return Examples(
+            name, source.kind, source.num_classes, source.shape, **prepare(lambda x: tf.cast(x, "float32")), sizes=sizes
+        )
     size = image_size or IMAGE_DATASETS.get(name, (None, None))[1] or _fixed_size(source.shape) or DEFAULT_IMAGE_SIZE
     shape = (size, size, source.shape[-1] or 3)
     if name == "imagenet2012":
         prepared = prepare(lambda image: _center_crop(image, size))
         prepared["train"] = prepare(tf.identity)["train"]  # cropped at random by the augmentation
-        return Examples(name, "image", source.num_classes, shape, **prepared, sizes=sizes,
-                        augment=_imagenet_augment(size), drop_remainder=True)
+        return Examples(
+            name,
+            "image",
+            source.num_classes,
+            shape,
+            **prepared,
+            sizes=sizes,
+            augment=_imagenet_augment(size),
+            drop_remainder=True,
+        )
     prepared = prepare(lambda image: tf.image.resize(tf.cast(image, "float32"), (size, size)))
     known = name in IMAGE_DATASETS
-    return Examples(name, "image", source.num_classes, shape, **prepared, sizes=sizes,
-                    augment=_cifar_augment(size) if known else None, drop_remainder=known)
+    return Examples(
+        name,
+        "image",
+        source.num_classes,
+        shape,
+        **prepared,
+        sizes=sizes,
+        augment=_cifar_augment(size) if known else None,
+        drop_remainder=known,
+    )
 
 
 def _fixed_size(shape):

@@ -65,8 +65,9 @@ class CachedDecoder:
         self_cache, cross_cache = self._empty_caches(batch, length)
         _, _, cross_cache = self._decode(prompt[:, :1], 0, encoded, encoder_mask, self_cache, cross_cache, 0)
         if self.beams > 1:  # the beams of a sentence share them (as the beam sampler lays beams out: adjacent)
-            encoded, encoder_mask, cross_cache = (ops.repeat(x, self.beams, 0) for x in (encoded, encoder_mask,
-                                                                                          cross_cache))
+            encoded, encoder_mask, cross_cache = (
+                ops.repeat(x, self.beams, 0) for x in (encoded, encoder_mask, cross_cache)
+            )
 
         def next_token_logits(prompt, self_cache, index):
             token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
@@ -97,9 +98,13 @@ class CachedDecoder:
         self_caches, cross_caches = [], []
         for i, layer in enumerate(self.layers.decoders):
             x, layer_self_cache, layer_cross_cache = layer(
-                x, encoded, encoder_attention_mask=encoder_mask,
-                self_attention_cache=self_cache[:, i], self_attention_cache_update_index=position,
-                cross_attention_cache=cross_cache[:, i], cross_attention_cache_update_index=cross_index,
+                x,
+                encoded,
+                encoder_attention_mask=encoder_mask,
+                self_attention_cache=self_cache[:, i],
+                self_attention_cache_update_index=position,
+                cross_attention_cache=cross_cache[:, i],
+                cross_attention_cache_update_index=cross_index,
             )
             self_caches.append(layer_self_cache)
             cross_caches.append(layer_cross_cache)

@@ -23,8 +23,11 @@ import os
 TENSORFLOW_STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 JAX_STRATEGIES = ("default", "data_parallel")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu", "data_parallel")
-CLUSTER_VARIABLES = ("KERAS_DISTRIBUTION_JOB_ADDRESSES", "KERAS_DISTRIBUTION_NUM_PROCESSES",
-                     "KERAS_DISTRIBUTION_PROCESS_ID")
+CLUSTER_VARIABLES = (
+    "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "KERAS_DISTRIBUTION_PROCESS_ID",
+)
 MIXED_PRECISION = ("auto", "float16", "bfloat16")
 
 
@@ -173,8 +176,10 @@ def get_strategy(name="auto", coordinator_address=None, num_processes=None, proc
         raise ValueError(f"the examples run on the tensorflow and jax backends (KERAS_BACKEND={backend})")
     given = [flag for flag, value in cluster.items() if value is not None]
     if given:
-        raise ValueError(f"--{given[0].replace('_', '-')} applies to JAX (--strategy data_parallel); on TensorFlow "
-                         "the cluster comes from TF_CONFIG")
+        raise ValueError(
+            f"--{given[0].replace('_', '-')} applies to JAX (--strategy data_parallel); on TensorFlow "
+            "the cluster comes from TF_CONFIG"
+        )
     return _tensorflow_strategy(name)
 
 
@@ -182,8 +187,10 @@ def _tensorflow_strategy(name):
     import tensorflow as tf
 
     if name == "data_parallel":
-        raise ValueError("--strategy data_parallel is keras.distribution on JAX (KERAS_BACKEND=jax); on TensorFlow "
-                         f"use one of: {', '.join(TENSORFLOW_STRATEGIES)}")
+        raise ValueError(
+            "--strategy data_parallel is keras.distribution on JAX (KERAS_BACKEND=jax); on TensorFlow "
+            f"use one of: {', '.join(TENSORFLOW_STRATEGIES)}"
+        )
     if name == "auto":
         if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR") or tf.config.list_logical_devices("TPU"):
             name = "tpu"
@@ -204,8 +211,13 @@ def _tensorflow_strategy(name):
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         resolver = strategy.cluster_resolver
         task = f"{resolver.task_type}-{resolver.task_id}" if resolver.task_type else ""
-        return Strategy("MultiWorkerMirroredStrategy", strategy.num_replicas_in_sync, task,
-                        _tensorflow_chief(resolver), tf_strategy=strategy)
+        return Strategy(
+            "MultiWorkerMirroredStrategy",
+            strategy.num_replicas_in_sync,
+            task,
+            _tensorflow_chief(resolver),
+            tf_strategy=strategy,
+        )
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)
@@ -225,13 +237,17 @@ def _tensorflow_chief(resolver):
 
 def _jax_strategy(name, cluster):
     if name in ("mirrored", "multi_worker", "tpu"):
-        raise ValueError(f"--strategy {name} is a tf.distribute strategy (KERAS_BACKEND=tensorflow); on JAX use "
-                         f"one of: auto, {', '.join(JAX_STRATEGIES)}")
+        raise ValueError(
+            f"--strategy {name} is a tf.distribute strategy (KERAS_BACKEND=tensorflow); on JAX use "
+            f"one of: auto, {', '.join(JAX_STRATEGIES)}"
+        )
     configured = any(value is not None for value in cluster.values()) or any(v in os.environ for v in CLUSTER_VARIABLES)
     if name == "default":
         if configured:
-            raise ValueError("a cluster is configured (--coordinator-address, --num-processes, --process-id or "
-                             "KERAS_DISTRIBUTION_*) but --strategy default trains on one process: use data_parallel")
+            raise ValueError(
+                "a cluster is configured (--coordinator-address, --num-processes, --process-id or "
+                "KERAS_DISTRIBUTION_*) but --strategy default trains on one process: use data_parallel"
+            )
         return Strategy("default", 1)
     import jax
     import keras

@@ -5,8 +5,13 @@ Keras is imported only when a loss is built: `split_specs` and `check_spec` answ
 
 SPEC_HELP = "ce, square[:k,m], encouraging[:log_end], conservative_encouraging[:log_end], squentropy"
 #: How many numbers each family takes after its colon.
-ARGUMENT_COUNTS = {"ce": (0,), "square": (0, 2), "encouraging": (0, 1), "conservative_encouraging": (0, 1),
-                   "squentropy": (0,)}
+ARGUMENT_COUNTS = {
+    "ce": (0,),
+    "square": (0, 2),
+    "encouraging": (0, 1),
+    "conservative_encouraging": (0, 1),
+    "squentropy": (0,),
+}
 FAMILIES = tuple(ARGUMENT_COUNTS)
 
 
@@ -83,8 +88,11 @@ def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None, mean_o
     import keras_losses
 
     family, values = parse_spec(spec)
-    common = {"label_smoothing": label_smoothing, "ignore_class": ignore_class,
-              "mean_over_global_batch": mean_over_global_batch}
+    common = {
+        "label_smoothing": label_smoothing,
+        "ignore_class": ignore_class,
+        "mean_over_global_batch": mean_over_global_batch,
+    }
     try:
         if family == "ce":
             return keras_losses.CrossEntropy(from_logits=True, **common)
@@ -94,8 +102,9 @@ def build_loss(spec, num_classes, label_smoothing=0.0, ignore_class=None, mean_o
         if family == "encouraging":
             return keras_losses.EncouragingLoss(log_end=values[0] if values else 1.0, from_logits=True, **common)
         if family == "conservative_encouraging":
-            return keras_losses.ConservativeEncouragingLoss(log_end=values[0] if values else 0.75, from_logits=True,
-                                                            **common)
+            return keras_losses.ConservativeEncouragingLoss(
+                log_end=values[0] if values else 0.75, from_logits=True, **common
+            )
         return keras_losses.Squentropy(**common)
     except ValueError as error:
         raise ValueError(f"bad loss specification {spec!r}: {error}") from None

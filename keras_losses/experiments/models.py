@@ -33,8 +33,12 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 def describe(kind, input_shape):
     """E.g. `images 32x32x3`, `vectors of 64 numbers`, `sequences of 100x3 numbers`, `texts of 200 tokens`."""
     dims = "x".join(str(d) for d in input_shape)
-    return {"image": f"images {dims}", "vector": f"vectors of {dims} numbers", "sequence": f"sequences of {dims} "
-            "numbers (time x features)", "text": f"texts of {dims} tokens"}[kind]
+    return {
+        "image": f"images {dims}",
+        "vector": f"vectors of {dims} numbers",
+        "sequence": f"sequences of {dims} numbers (time x features)",
+        "text": f"texts of {dims} tokens",
+    }[kind]
 
 
 def check(name, kind, input_shape):
@@ -93,8 +97,9 @@ def build(name, input_shape, num_classes, vocabulary_size=None):
         x = layers.Normalization(mean=IMAGENET_MEAN, variance=[s**2 for s in IMAGENET_STD])(inputs)
         x = keras.applications.ResNet50(include_top=False, weights=None, input_shape=input_shape, pooling="avg")(x)
     elif name == "efficientnet_b0":
-        backbone = keras.applications.EfficientNetB0(include_top=False, weights=None, input_shape=input_shape,
-                                                     pooling="avg")
+        backbone = keras.applications.EfficientNetB0(
+            include_top=False, weights=None, input_shape=input_shape, pooling="avg"
+        )
         x = backbone(inputs)
     else:
         raise ValueError(f"unknown model {name!r}; expected one of: {', '.join(MODELS)}")

@@ -13,12 +13,13 @@ trainer (`keras/src/backend/tensorflow/trainer.py`):
 `apply(model, strategy)` overrides three methods on the model *instance* (its class is untouched, so its
 `.keras` file loads anywhere without custom objects) and only under MultiWorkerMirroredStrategy:
 `_maybe_symbolic_build` builds from the data's element spec (building needs shapes and dtypes, not a mean of
-the data, and drawing no batch leaves tf.data's reshuffling as on one device); `train_step` and `test_step` return their logs with shape [1], whose axis-0 mean over the
-replicas is the mean Keras meant to take. Weights and logged losses then equal one process with the same
-global batch (tests/examples/test_distribution.py). The strict expected-failure test of plain `fit` there
-turns into a failure the day Keras fixes both: then delete this module, after checking whether Keras'
-build still draws a batch (under MirroredStrategy it does in 3.15: the run then sees other shuffles of a
-`shuffle(seed=...)` pipeline than one device does).
+the data, and drawing no batch leaves tf.data's reshuffling as on one device); `train_step` and `test_step`
+return their logs with shape [1], whose axis-0 mean over the replicas is the mean Keras meant to take.
+Weights and logged losses then equal one process with the same global batch
+(tests/examples/test_distribution.py). The strict expected-failure test of plain `fit` there turns into a
+failure the day Keras fixes both: then delete this module, after checking whether Keras' build still draws
+a batch (under MirroredStrategy it does in 3.15: the run then sees other shuffles of a `shuffle(seed=...)`
+pipeline than one device does).
 """
 
 import types

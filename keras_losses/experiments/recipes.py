@@ -77,7 +77,9 @@ class Cosine:
         warmup = _warmup_steps(self.warmup_epochs, steps_per_epoch, epochs)
         if not warmup:
             return keras.optimizers.schedules.CosineDecay(learning_rate, total)
-        return keras.optimizers.schedules.CosineDecay(0.0, total - warmup, warmup_target=learning_rate, warmup_steps=warmup)
+        return keras.optimizers.schedules.CosineDecay(
+            0.0, total - warmup, warmup_target=learning_rate, warmup_steps=warmup
+        )
 
     def describe(self, epochs):
         return "cosine to 0" + _describe_warmup(self.warmup_epochs)
@@ -169,10 +171,23 @@ class Recipe:
         _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
         warmup = getattr(self.schedule, "warmup_epochs", 0)
         _check(0 <= warmup < self.epochs, "warmup_epochs", warmup, f"in [0, epochs = {self.epochs})")
-        _check(getattr(self.schedule, "warmup_steps", 1) >= 1, "warmup_steps", getattr(self.schedule, "warmup_steps", 1), ">= 1")
+        _check(
+            getattr(self.schedule, "warmup_steps", 1) >= 1,
+            "warmup_steps",
+            getattr(self.schedule, "warmup_steps", 1),
+            ">= 1",
+        )
 
-    def override(self, learning_rate=None, batch_size=None, epochs=None, weight_decay=None, schedule=None,
-                 warmup_epochs=None, warmup_steps=None):
+    def override(
+        self,
+        learning_rate=None,
+        batch_size=None,
+        epochs=None,
+        weight_decay=None,
+        schedule=None,
+        warmup_epochs=None,
+        warmup_steps=None,
+    ):
         """This recipe with the command line's overrides (None: keep the recipe's value). `batch_size` is a new
         reference global batch (the examples keep the recipe's and scale; `keras-losses compare` sets its own).
 
@@ -186,25 +201,40 @@ class Recipe:
             recipe_schedule = SCHEDULES[schedule](warmup_epochs=recipe_schedule.warmup_epochs)
         if warmup_epochs is not None:
             if not hasattr(recipe_schedule, "warmup_epochs"):
-                raise RecipeError(f"--warmup-epochs does not apply to the {recipe_schedule.kind} schedule "
-                                  "(its warm-up is in updates: --warmup-steps)")
+                raise RecipeError(
+                    f"--warmup-epochs does not apply to the {recipe_schedule.kind} schedule "
+                    "(its warm-up is in updates: --warmup-steps)"
+                )
             recipe_schedule = replace(recipe_schedule, warmup_epochs=warmup_epochs)
         if warmup_steps is not None:
             if not hasattr(recipe_schedule, "warmup_steps"):
-                raise RecipeError(f"--warmup-steps does not apply to the {recipe_schedule.kind} schedule "
-                                  "(its warm-up is in epochs: --warmup-epochs)")
+                raise RecipeError(
+                    f"--warmup-steps does not apply to the {recipe_schedule.kind} schedule "
+                    "(its warm-up is in epochs: --warmup-epochs)"
+                )
             recipe_schedule = replace(recipe_schedule, warmup_steps=warmup_steps)
-        given = {"learning_rate": learning_rate, "batch_size": batch_size, "epochs": epochs,
-                 "weight_decay": weight_decay, "warmup_epochs": warmup_epochs, "warmup_steps": warmup_steps}
+        given = {
+            "learning_rate": learning_rate,
+            "batch_size": batch_size,
+            "epochs": epochs,
+            "weight_decay": weight_decay,
+            "warmup_epochs": warmup_epochs,
+            "warmup_steps": warmup_steps,
+        }
         for name, value in given.items():
             if value is not None and not (value >= 0 if name in ("weight_decay", "warmup_epochs") else value > 0):
                 requirement = ">= 0" if name in ("weight_decay", "warmup_epochs") else "> 0"
                 raise RecipeError(f"--{name.replace('_', '-')} must be {requirement}. Received: {value}")
         if getattr(recipe_schedule, "warmup_epochs", 0) >= (epochs or self.epochs):
-            raise RecipeError(f"--warmup-epochs ({recipe_schedule.warmup_epochs:g}) must be less than --epochs "
-                              f"({epochs or self.epochs})")
-        return replace(self, schedule=recipe_schedule,
-                       **{k: v for k, v in given.items() if v is not None and k not in ("warmup_epochs", "warmup_steps")})
+            raise RecipeError(
+                f"--warmup-epochs ({recipe_schedule.warmup_epochs:g}) must be less than --epochs "
+                f"({epochs or self.epochs})"
+            )
+        return replace(
+            self,
+            schedule=recipe_schedule,
+            **{k: v for k, v in given.items() if v is not None and k not in ("warmup_epochs", "warmup_steps")},
+        )
 
     def peak_learning_rate(self, global_batch_size=None):
         """The peak learning rate at `global_batch_size` (default: the recipe's)."""
@@ -216,8 +246,10 @@ class Recipe:
         """One line for `--help` and the README."""
         decay = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
         scaled = f" per {self.batch_size}" if self.scale_learning_rate else f", batch {self.batch_size}"
-        return (f"{self.optimizer.describe()}, lr {self.learning_rate:.3g}{scaled}, "
-                f"{self.schedule.describe(self.epochs)}{decay}, {self.epochs} epochs")
+        return (
+            f"{self.optimizer.describe()}, lr {self.learning_rate:.3g}{scaled}, "
+            f"{self.schedule.describe(self.epochs)}{decay}, {self.epochs} epochs"
+        )
 
 
 def _check(condition, name, value, requirement):
@@ -246,13 +278,19 @@ def make_optimizer(recipe, steps_per_epoch, global_batch_size=None):
     schedule = make_schedule(recipe, steps_per_epoch, global_batch_size)
     decay = recipe.weight_decay or None
     if recipe.optimizer.kind == "sgd":
-        optimizer = keras.optimizers.SGD(schedule, momentum=recipe.optimizer.momentum,
-                                         nesterov=recipe.optimizer.nesterov, weight_decay=decay)
+        optimizer = keras.optimizers.SGD(
+            schedule, momentum=recipe.optimizer.momentum, nesterov=recipe.optimizer.nesterov, weight_decay=decay
+        )
     else:
         adam = keras.optimizers.AdamW if decay else keras.optimizers.Adam
         options = {"weight_decay": decay} if decay else {}
-        optimizer = adam(schedule, beta_1=recipe.optimizer.beta_1, beta_2=recipe.optimizer.beta_2,
-                         epsilon=recipe.optimizer.epsilon, **options)
+        optimizer = adam(
+            schedule,
+            beta_1=recipe.optimizer.beta_1,
+            beta_2=recipe.optimizer.beta_2,
+            epsilon=recipe.optimizer.epsilon,
+            **options,
+        )
     if keras.mixed_precision.global_policy().name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -283,63 +321,116 @@ class TranslationPreset:
     learning_rate_from_model_dim: bool = False
     source: str = ""
 
-    def override(self, layers=None, model_dim=None, heads=None, feedforward_dim=None, dropout=None,
-                 learning_rate=None, warmup_steps=None, **recipe_flags):
+    def override(
+        self,
+        layers=None,
+        model_dim=None,
+        heads=None,
+        feedforward_dim=None,
+        dropout=None,
+        learning_rate=None,
+        warmup_steps=None,
+        **recipe_flags,
+    ):
         """This preset with the command line's overrides (None: keep); `recipe_flags` go to `Recipe.override`."""
-        for name, value in {"layers": layers, "model_dim": model_dim, "heads": heads,
-                            "feedforward_dim": feedforward_dim}.items():
+        for name, value in {
+            "layers": layers,
+            "model_dim": model_dim,
+            "heads": heads,
+            "feedforward_dim": feedforward_dim,
+        }.items():
             if value is not None and value < 1:
                 raise RecipeError(f"--{name.replace('_', '-')} must be >= 1. Received: {value}")
         if dropout is not None and not 0 <= dropout < 1:
             raise RecipeError(f"--dropout must be in [0, 1). Received: {dropout}")
         if (model_dim or self.model_dim) % (heads or self.heads):
-            raise RecipeError(f"--model-dim ({model_dim or self.model_dim}) must be a multiple of --heads "
-                              f"({heads or self.heads})")
-        architecture = {"layers": layers, "model_dim": model_dim, "heads": heads,
-                        "feedforward_dim": feedforward_dim, "dropout": dropout}
+            raise RecipeError(
+                f"--model-dim ({model_dim or self.model_dim}) must be a multiple of --heads ({heads or self.heads})"
+            )
+        architecture = {
+            "layers": layers,
+            "model_dim": model_dim,
+            "heads": heads,
+            "feedforward_dim": feedforward_dim,
+            "dropout": dropout,
+        }
         preset = replace(self, **{k: v for k, v in architecture.items() if v is not None})
         recipe = preset.recipe.override(learning_rate=learning_rate, warmup_steps=warmup_steps, **recipe_flags)
         following = self.learning_rate_from_model_dim and learning_rate is None
         if following:
-            recipe = replace(recipe, learning_rate=transformer_learning_rate(preset.model_dim,
-                                                                             recipe.schedule.warmup_steps))
+            recipe = replace(
+                recipe, learning_rate=transformer_learning_rate(preset.model_dim, recipe.schedule.warmup_steps)
+            )
         return replace(preset, recipe=recipe, learning_rate_from_model_dim=following)
 
     def describe(self):
         loss = f"{self.loss}, label smoothing {self.label_smoothing:g}, beam {self.beams}"
-        return (f"{self.layers}+{self.layers} layers, d_model {self.model_dim}, ff {self.feedforward_dim}, "
-                f"{self.heads} heads, dropout {self.dropout:g}; {self.recipe.describe()}; {loss}")
+        return (
+            f"{self.layers}+{self.layers} layers, d_model {self.model_dim}, ff {self.feedforward_dim}, "
+            f"{self.heads} heads, dropout {self.dropout:g}; {self.recipe.describe()}; {loss}"
+        )
 
 
 def _translation_recipe(learning_rate, batch_size, epochs, weight_decay=0.0, epsilon=1e-9, source=""):
-    return Recipe(Adam(0.9, 0.98, epsilon), InverseSqrt(4000), learning_rate, batch_size, epochs, weight_decay,
-                  source=source)
+    return Recipe(
+        Adam(0.9, 0.98, epsilon), InverseSqrt(4000), learning_rate, batch_size, epochs, weight_decay, source=source
+    )
 
 
 PRESETS = {
     # The encouraging-loss paper's IWSLT'14 De-En setup: fairseq's `transformer_iwslt_de_en`.
     "iwslt": TranslationPreset(
-        6, 512, 4, 1024, 0.3,
-        _translation_recipe(5e-4, 128, 30, weight_decay=1e-4, epsilon=1e-8,
-                            source="fairseq transformer_iwslt_de_en, as trained in Zhao et al. 2022; fairseq batches "
-                            "by tokens (--max-tokens 4096, about 150 IWSLT sentences), we by sentences"),
-        "conservative_encouraging:0.5", 0.1, 5,
+        6,
+        512,
+        4,
+        1024,
+        0.3,
+        _translation_recipe(
+            5e-4,
+            128,
+            30,
+            weight_decay=1e-4,
+            epsilon=1e-8,
+            source="fairseq transformer_iwslt_de_en, as trained in Zhao et al. 2022; fairseq batches "
+            "by tokens (--max-tokens 4096, about 150 IWSLT sentences), we by sentences",
+        ),
+        "conservative_encouraging:0.5",
+        0.1,
+        5,
         source="the encouraging-loss paper's IWSLT De-En setup (Zhao et al. 2022, fairseq)",
     ),
     # Transformer-base (Vaswani et al. 2017): d_model^-0.5 schedule, 4000 warm-up steps.
     "base": TranslationPreset(
-        6, 512, 8, 2048, 0.1,
-        _translation_recipe(transformer_learning_rate(512, 4000), 512, 12,
-                            source="Vaswani et al. 2017; they batch ~25,000 source + 25,000 target tokens "
-                            "(~900 WMT sentences) for 100k steps, we 512 sentences for 12 epochs"),
-        "ce", 0.1, 4, learning_rate_from_model_dim=True,
+        6,
+        512,
+        8,
+        2048,
+        0.1,
+        _translation_recipe(
+            transformer_learning_rate(512, 4000),
+            512,
+            12,
+            source="Vaswani et al. 2017; they batch ~25,000 source + 25,000 target tokens "
+            "(~900 WMT sentences) for 100k steps, we 512 sentences for 12 epochs",
+        ),
+        "ce",
+        0.1,
+        4,
+        learning_rate_from_model_dim=True,
         source="Transformer-base (Vaswani et al. 2017)",
     ),
     # Transformer-base's recipe on a model small enough for a CPU (smoke tests).
     "tiny": TranslationPreset(
-        1, 32, 2, 64, 0.1,
+        1,
+        32,
+        2,
+        64,
+        0.1,
         _translation_recipe(transformer_learning_rate(32, 4000), 64, 30, source="for CPUs and tests"),
-        "ce", 0.1, 4, learning_rate_from_model_dim=True,
+        "ce",
+        0.1,
+        4,
+        learning_rate_from_model_dim=True,
         source="a small model with Transformer-base's recipe, for CPUs",
     ),
 }
@@ -351,12 +442,36 @@ PAPER_PRESET = "iwslt"  # the preset of the encouraging-loss paper's translation
 _SGD_NESTEROV = SGD(0.9, nesterov=True)
 RECIPES = {
     "digits": Recipe(Adam(), Constant(), 1e-3, 64, 20, source="a small network on 1,437 images: a minute on a CPU"),
-    "cifar10": Recipe(_SGD_NESTEROV, Cosine(), 0.1, 128, 200, 5e-4, scale_learning_rate=True,
-                      source="the standard CIFAR ResNet recipe"),
-    "cifar100": Recipe(_SGD_NESTEROV, Cosine(), 0.1, 128, 200, 5e-4, scale_learning_rate=True,
-                       source="the standard CIFAR ResNet recipe"),
-    "imagenet2012": Recipe(_SGD_NESTEROV, Step(warmup_epochs=5), 0.1, 256, 90, 1e-4, scale_learning_rate=True,
-                           source="Goyal et al. 2017 (their warm-up starts at 0.1, ours at 0)"),
+    "cifar10": Recipe(
+        _SGD_NESTEROV,
+        Cosine(),
+        0.1,
+        128,
+        200,
+        5e-4,
+        scale_learning_rate=True,
+        source="the standard CIFAR ResNet recipe",
+    ),
+    "cifar100": Recipe(
+        _SGD_NESTEROV,
+        Cosine(),
+        0.1,
+        128,
+        200,
+        5e-4,
+        scale_learning_rate=True,
+        source="the standard CIFAR ResNet recipe",
+    ),
+    "imagenet2012": Recipe(
+        _SGD_NESTEROV,
+        Step(warmup_epochs=5),
+        0.1,
+        256,
+        90,
+        1e-4,
+        scale_learning_rate=True,
+        source="Goyal et al. 2017 (their warm-up starts at 0.1, ours at 0)",
+    ),
     "ted_hrlr_translate/pt_to_en": PRESETS["iwslt"].recipe,
     "wmt14_translate/de-en": PRESETS["base"].recipe,
 }
@@ -366,24 +481,34 @@ DEFAULT_PRESET = {"ted_hrlr_translate/pt_to_en": "iwslt", "wmt14_translate/de-en
 def recipe_table():
     """The README's recipe tables (Markdown), generated from `RECIPES` and `PRESETS`:
     `python -m keras_losses.experiments.recipes` prints them."""
-    rows = ["| recipe | optimizer | peak learning rate | schedule | weight decay | global batch | epochs | source |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    rows = [
+        "| recipe | optimizer | peak learning rate | schedule | weight decay | global batch | epochs | source |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     named = [(f"`{name}`", recipe, False) for name, recipe in RECIPES.items() if name not in DEFAULT_PRESET]
-    named += [(f"translation, `--preset {name}`", preset.recipe, preset.learning_rate_from_model_dim)
-              for name, preset in PRESETS.items()]
+    named += [
+        (f"translation, `--preset {name}`", preset.recipe, preset.learning_rate_from_model_dim)
+        for name, preset in PRESETS.items()
+    ]
     for name, recipe, from_model_dim in named:
         rate = f"{recipe.learning_rate:.3g}" + (f" × batch / {recipe.batch_size}" if recipe.scale_learning_rate else "")
         rate = f"(d_model · warm-up)^-0.5 = {rate}" if from_model_dim else rate
-        rows.append(f"| {name} | {recipe.optimizer.describe()} | {rate} | {recipe.schedule.describe(recipe.epochs)} "
-                    f"| {recipe.weight_decay:g} | {recipe.batch_size} | {recipe.epochs} | {recipe.source} |")
-    header = ("| translation preset | layers (encoder + decoder) | d_model | heads | feed-forward | dropout | loss "
-              "| label smoothing | beam | default for | what it is |")
+        rows.append(
+            f"| {name} | {recipe.optimizer.describe()} | {rate} | {recipe.schedule.describe(recipe.epochs)} "
+            f"| {recipe.weight_decay:g} | {recipe.batch_size} | {recipe.epochs} | {recipe.source} |"
+        )
+    header = (
+        "| translation preset | layers (encoder + decoder) | d_model | heads | feed-forward | dropout | loss "
+        "| label smoothing | beam | default for | what it is |"
+    )
     rows += ["", header, "| --- |" + " --- |" * 10]
     for name, preset in PRESETS.items():
         default_for = ", ".join(f"`{d}`" for d, p in DEFAULT_PRESET.items() if p == name) or "-"
-        rows.append(f"| `{name}` | {preset.layers} + {preset.layers} | {preset.model_dim} | {preset.heads} "
-                    f"| {preset.feedforward_dim} | {preset.dropout:g} | `{preset.loss}` | {preset.label_smoothing:g} "
-                    f"| {preset.beams} | {default_for} | {preset.source} |")
+        rows.append(
+            f"| `{name}` | {preset.layers} + {preset.layers} | {preset.model_dim} | {preset.heads} "
+            f"| {preset.feedforward_dim} | {preset.dropout:g} | `{preset.loss}` | {preset.label_smoothing:g} "
+            f"| {preset.beams} | {default_for} | {preset.source} |"
+        )
     return "\n".join(rows) + "\n"
 
 

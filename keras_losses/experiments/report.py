@@ -49,8 +49,10 @@ def format_table(summary):
     """A rich Table of mean ± std over seeds, the best accuracy marked."""
     from rich.table import Table
 
-    table = Table(title="Test metrics, mean ± std over seeds (best accuracy marked *; T: temperature fitted on the "
-                  "validation split)")
+    table = Table(
+        title="Test metrics, mean ± std over seeds (best accuracy marked *; T: temperature fitted on the "
+        "validation split)"
+    )
     table.add_column("loss", no_wrap=True)
     for name in columns(summary):
         table.add_column(COLUMNS[name][0], justify="right", no_wrap=True)
@@ -73,8 +75,11 @@ def _pm(row, name):
 def write_all(output_dir, runs, summary, config, plot=True):
     """results.json, runs.csv, summary.csv, verdicts.csv, comparison.png (with `plot`) and report.md."""
     output_dir = Path(output_dir)
-    results = {"config": config, "summary": summary,
-               "runs": [{k: v for k, v in vars(r).items() if k != "true_class_probabilities"} for r in runs]}
+    results = {
+        "config": config,
+        "summary": summary,
+        "runs": [{k: v for k, v in vars(r).items() if k != "true_class_probabilities"} for r in runs],
+    }
     (output_dir / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True, default=str) + "\n")
     _write_csv(output_dir / "runs.csv", [{"loss": r.loss, "seed": r.seed, **r.metrics} for r in runs])
     _write_csv(output_dir / "summary.csv", summary["losses"])
@@ -96,12 +101,30 @@ def _write_csv(path, rows):
 def markdown_report(summary, config, plot=True):
     """The configuration, the table, the verdicts and the plot (a relative link) as Markdown."""
     names = columns(summary)
-    lines = ["# keras-losses compare", "", f"`{config['command']}`", "", "## Configuration", "",
-             "| setting | value |", "| --- | --- |"]
-    lines += [f"| {key.replace('_', ' ')} | {_cell(value)} |" for key, value in config.items()
-              if key not in ("command", "settings")]
-    lines += ["", "## Test metrics", "", "Mean ± standard deviation over seeds; the best mean accuracy is marked *.", "",
-              "| loss | " + " | ".join(COLUMNS[n][0] for n in names) + " |", "| --- |" + " ---: |" * len(names)]
+    lines = [
+        "# keras-losses compare",
+        "",
+        f"`{config['command']}`",
+        "",
+        "## Configuration",
+        "",
+        "| setting | value |",
+        "| --- | --- |",
+    ]
+    lines += [
+        f"| {key.replace('_', ' ')} | {_cell(value)} |"
+        for key, value in config.items()
+        if key not in ("command", "settings")
+    ]
+    lines += [
+        "",
+        "## Test metrics",
+        "",
+        "Mean ± standard deviation over seeds; the best mean accuracy is marked *.",
+        "",
+        "| loss | " + " | ".join(COLUMNS[n][0] for n in names) + " |",
+        "| --- |" + " ---: |" * len(names),
+    ]
     for row in summary["losses"]:
         mark = " \\*" if row["loss"] == summary["best"] else ""
         lines.append(f"| {row['loss']}{mark} | " + " | ".join(_pm(row, n) for n in names) + " |")
@@ -109,26 +132,49 @@ def markdown_report(summary, config, plot=True):
     differences = [verdict.Difference(**d) for d in summary["differences"]]
     lines += [f"- {verdict.sentence(d)}" for d in differences if d.metric in ("accuracy", "bleu")]
     if differences:
-        lines += ["", "| loss | metric | difference | 95% interval | verdict | seeds to resolve |",
-                  "| --- | --- | ---: | --- | --- | ---: |"]
-        lines += [f"| {d.loss} | {d.metric} | {d.mean:+.4f} | {_interval(d)} | {d.verdict} | "
-                  f"{'' if d.seeds_needed is None else d.seeds_needed} |" for d in differences]
+        lines += [
+            "",
+            "| loss | metric | difference | 95% interval | verdict | seeds to resolve |",
+            "| --- | --- | ---: | --- | --- | ---: |",
+        ]
+        lines += [
+            f"| {d.loss} | {d.metric} | {d.mean:+.4f} | {_interval(d)} | {d.verdict} | "
+            f"{'' if d.seeds_needed is None else d.seeds_needed} |"
+            for d in differences
+        ]
         lines += ["", "Seeds to resolve: " + verdict.SEEDS_METHOD]
     if plot:
-        lines += ["", "## Plots", "", ("Test accuracy per epoch (mean ± std over seeds) and the distribution of the "
-                  "true class's probability on the test set."), "", "![comparison](comparison.png)"]
+        lines += [
+            "",
+            "## Plots",
+            "",
+            (
+                "Test accuracy per epoch (mean ± std over seeds) and the distribution of the "
+                "true class's probability on the test set."
+            ),
+            "",
+            "![comparison](comparison.png)",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def _calibration_note(names):
     if "calibrated_nll" in names:
-        return [("NLL and ECE use `softmax(outputs)` for every loss. A square-loss model's outputs are trained "
+        return [
+            (
+                "NLL and ECE use `softmax(outputs)` for every loss. A square-loss model's outputs are trained "
                 "towards `m`, not towards log-odds, so its raw softmax is flat and its NLL/ECE read poorly: the "
                 "columns *at T* divide the outputs by the temperature that minimises the NLL on the validation "
-                "split (held out from training), for every loss alike.")]
-    return [("NLL and ECE use `softmax(outputs)` for every loss, with no fitted temperature: a square-loss model's "
+                "split (held out from training), for every loss alike."
+            )
+        ]
+    return [
+        (
+            "NLL and ECE use `softmax(outputs)` for every loss, with no fitted temperature: a square-loss model's "
             "outputs are trained towards `m`, not towards log-odds, so its NLL/ECE read poorly here "
-            "(run with a validation split, --validation-fraction > 0, for calibrated figures).")]
+            "(run with a validation split, --validation-fraction > 0, for calibrated figures)."
+        )
+    ]
 
 
 def _interval(difference):
@@ -157,14 +203,25 @@ def plot_runs(runs, path, title=""):
         (line,) = curves.plot(epochs, mean, label=loss)
         curves.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15)
         pooled = np.concatenate([r.true_class_probabilities for r in mine])
-        histogram.hist(pooled, bins=bins, histtype="step", linewidth=1.5, label=loss, color=line.get_color(),
-                       weights=np.full(len(pooled), 1.0 / len(pooled)))
+        histogram.hist(
+            pooled,
+            bins=bins,
+            histtype="step",
+            linewidth=1.5,
+            label=loss,
+            color=line.get_color(),
+            weights=np.full(len(pooled), 1.0 / len(pooled)),
+        )
     curves.set(xlabel="epoch", ylabel="test accuracy", title=f"Test accuracy per epoch{' — ' + title if title else ''}")
     curves.xaxis.get_major_locator().set_params(integer=True)
     curves.grid(alpha=0.3)
     curves.legend()
-    histogram.set(xlabel="probability of the true class (test set)", ylabel="fraction of test examples", yscale="log",
-                  title="True-class probability, softmax of the outputs")
+    histogram.set(
+        xlabel="probability of the true class (test set)",
+        ylabel="fraction of test examples",
+        yscale="log",
+        title="True-class probability, softmax of the outputs",
+    )
     histogram.grid(alpha=0.3)
     histogram.legend(loc="upper center")
     figure.tight_layout()

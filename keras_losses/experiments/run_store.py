@@ -24,8 +24,16 @@ from keras_losses.experiments.settings import UsageError
 
 SETTINGS_FILE = "comparison.json"
 #: Everything the comparison writes at the top of the output directory (what --overwrite removes).
-OUTPUTS = (SETTINGS_FILE, "runs", "results.json", "runs.csv", "summary.csv", "verdicts.csv",
-           "report.md", "comparison.png")
+OUTPUTS = (
+    SETTINGS_FILE,
+    "runs",
+    "results.json",
+    "runs.csv",
+    "summary.csv",
+    "verdicts.csv",
+    "report.md",
+    "comparison.png",
+)
 
 
 @dataclass
@@ -49,11 +57,17 @@ class RunStore:
         if overwrite or not saved.exists():
             return
         before = json.loads(saved.read_text())
-        changed = [f"{_flag(k)} {_show(settings.get(k))} (there: {_show(before.get(k))})"
-                   for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)]
+        changed = [
+            f"{_flag(k)} {_show(settings.get(k))} (there: {_show(before.get(k))})"
+            for k in sorted(set(before) | set(settings))
+            if before.get(k) != settings.get(k)
+        ]
         if changed:
-            raise UsageError("--output-dir", f"{self.path} holds a comparison with other settings: "
-                             f"{'; '.join(changed)}. Pass --overwrite to replace it, or choose another --output-dir")
+            raise UsageError(
+                "--output-dir",
+                f"{self.path} holds a comparison with other settings: "
+                f"{'; '.join(changed)}. Pass --overwrite to replace it, or choose another --output-dir",
+            )
 
     def start(self, settings, overwrite=False):
         """Clears the comparison's outputs when `overwrite`; records `settings`."""
@@ -123,7 +137,8 @@ def _write_atomically(path, text):
 
 def _flag(key):
     return {"data_fingerprint": "--data (its contents)", "keras_backend": "KERAS_BACKEND"}.get(
-        key, "--" + key.replace("_", "-"))
+        key, "--" + key.replace("_", "-")
+    )
 
 
 def _show(value):

@@ -48,8 +48,13 @@ def run_pending(task, store, todo, progress=True, save=True):
     """Trains the runs of `todo` (see `train_one`); returns how many it trained."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
-               TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, disable=not progress) as bar:
         done = sum(len(store.epochs(loss, seed)) for loss, seed in todo)
         bar_task = bar.add_task("training", total=len(todo) * task.epochs, completed=done)
@@ -72,10 +77,13 @@ def train_one(task, store, loss, seed, callbacks=(), save=True):
         epochs=task.epochs,
         steps_per_epoch=task.steps_per_epoch,
         validation_data=task.test_batches,
-        callbacks=[EpochLog(folder / "epochs.jsonl"),
-                   keras.callbacks.BackupAndRestore(str(folder / "backup"), delete_checkpoint=False,
-                                                    double_checkpoint=True),  # a kill mid-write leaves the previous
-                   *callbacks],
+        callbacks=[
+            EpochLog(folder / "epochs.jsonl"),
+            keras.callbacks.BackupAndRestore(
+                str(folder / "backup"), delete_checkpoint=False, double_checkpoint=True
+            ),  # a kill mid-write leaves the previous
+            *callbacks,
+        ],
         shuffle=False,  # the pipeline shuffles, with the run's seed
         verbose=0,
     )

@@ -130,8 +130,9 @@ def _check_ranges(settings):
     if settings.validation_fraction is not None and not 0 <= settings.validation_fraction < 1:
         raise UsageError("--validation-fraction", f"must be in [0, 1). Received: {settings.validation_fraction}")
     if settings.strategy not in STRATEGIES:
-        raise UsageError("--strategy", f"unknown strategy {settings.strategy!r}; expected one of: "
-                         f"{', '.join(STRATEGIES)}")
+        raise UsageError(
+            "--strategy", f"unknown strategy {settings.strategy!r}; expected one of: {', '.join(STRATEGIES)}"
+        )
     if settings.process_id is not None and settings.process_id < 0:
         raise UsageError("--process-id", f"must be at least 0. Received: {settings.process_id}")
     for name in CLUSTER:
@@ -156,10 +157,17 @@ def _check_applicable(settings):
     source, name = settings.source, settings.dataset_name
     rules = [
         ("label_column", source == "csv", "applies to .csv data only"),
-        ("mock_data", source in ("tfds", "translation"), ("applies to tensorflow-datasets sets only (random data "
-         "in their format)")),
-        ("image_size", source in ("tfds", "folder"), "applies to tensorflow-datasets image sets and image folders "
-         f"only; {name} " + ("has 8x8 images" if source == "digits" else "has no images to resize")),
+        (
+            "mock_data",
+            source in ("tfds", "translation"),
+            ("applies to tensorflow-datasets sets only (random data in their format)"),
+        ),
+        (
+            "image_size",
+            source in ("tfds", "folder"),
+            "applies to tensorflow-datasets image sets and image folders "
+            f"only; {name} " + ("has 8x8 images" if source == "digits" else "has no images to resize"),
+        ),
         ("test_fraction", source in ("tfds", "npz", "csv", "folder"), f"{name} has a fixed test split"),
         ("validation_fraction", source != "translation", "the translation sets report no calibrated metrics"),
     ]
@@ -173,8 +181,10 @@ def _check_model(settings):
         return
     allowed = TRANSLATION_MODELS if settings.source == "translation" else models.MODELS
     if settings.model not in allowed:
-        raise UsageError("--model", f"{settings.model!r} does not fit {settings.dataset_name!r}; expected one of: "
-                         f"auto, {', '.join(allowed)}")
+        raise UsageError(
+            "--model",
+            f"{settings.model!r} does not fit {settings.dataset_name!r}; expected one of: auto, {', '.join(allowed)}",
+        )
     if settings.source == "digits":
         try:
             models.check(settings.model, "image", (8, 8, 1))
@@ -184,4 +194,3 @@ def _check_model(settings):
 
 def _flag(name):
     return "--" + name.replace("_", "-")
-

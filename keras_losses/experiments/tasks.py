@@ -52,8 +52,11 @@ def global_batch_size(settings, recipe, strategy):
     """--batch-size or the recipe's, divisible among the strategy's replicas."""
     batch = settings.batch_size or recipe.batch_size
     if batch % strategy.replicas:
-        raise UsageError("--batch-size", f"the global batch {batch} does not divide among the {strategy.replicas} "
-                         f"replicas of {strategy.name}: give a multiple of {strategy.replicas}")
+        raise UsageError(
+            "--batch-size",
+            f"the global batch {batch} does not divide among the {strategy.replicas} "
+            f"replicas of {strategy.name}: give a multiple of {strategy.replicas}",
+        )
     return batch
 
 
@@ -66,9 +69,12 @@ def classification_task(settings, data, strategy):
     model, reason = _model(settings, data)
     steps = settings.steps_per_epoch or data.steps_per_epoch(batch)
     if steps == 0:
-        raise UsageError("--batch-size", f"{batch} is more than the {data.sizes['train']} training "
-                         f"examples{' (--mock-data)' if settings.mock_data else ''}: no full batch, no training step; "
-                         f"give --batch-size {data.sizes['train']} or less, or --steps-per-epoch")
+        raise UsageError(
+            "--batch-size",
+            f"{batch} is more than the {data.sizes['train']} training "
+            f"examples{' (--mock-data)' if settings.mock_data else ''}: no full batch, no training step; "
+            f"give --batch-size {data.sizes['train']} or less, or --steps-per-epoch",
+        )
     test = data.batches("test", batch)
     validation = data.batches("validation", batch) if data.validation is not None else None
     top_k = (1, 5) if data.num_classes >= 100 else (1,)
@@ -96,14 +102,26 @@ def classification_task(settings, data, strategy):
         return results, metrics.true_class_probabilities(logits, labels)
 
     def train_batches(seed):
-        return strategy.distribute_dataset(data.train_batches(batch, seed, repeat=bool(settings.steps_per_epoch)),
-                                           batch)
+        return strategy.distribute_dataset(
+            data.train_batches(batch, seed, repeat=bool(settings.steps_per_epoch)), batch
+        )
 
     sizes = ", ".join(f"{count:,} {split}" for split, count in data.sizes.items() if count)
-    description = (f"{data.name}: {models.describe(data.kind, data.input_shape)}, {data.num_classes} classes, "
-                   f"{sizes} examples; model {model} ({reason}); {_recipe_text(recipe, batch)}")
-    return Task(description, model, recipe.epochs, settings.steps_per_epoch, build, train_batches,
-                strategy.distribute_dataset(test, batch), evaluate, "val_accuracy")
+    description = (
+        f"{data.name}: {models.describe(data.kind, data.input_shape)}, {data.num_classes} classes, "
+        f"{sizes} examples; model {model} ({reason}); {_recipe_text(recipe, batch)}"
+    )
+    return Task(
+        description,
+        model,
+        recipe.epochs,
+        settings.steps_per_epoch,
+        build,
+        train_batches,
+        strategy.distribute_dataset(test, batch),
+        evaluate,
+        "val_accuracy",
+    )
 
 
 def _model(settings, data):
@@ -139,8 +157,11 @@ def translation_task(settings, strategy, workspace):
 
     name = settings.dataset_name
     model = f"transformer_{recipes.DEFAULT_PRESET[name]}" if settings.model == "auto" else settings.model
-    preset = _override(recipes.PRESETS[model.removeprefix("transformer_")], learning_rate=settings.learning_rate,
-                       epochs=settings.epochs)
+    preset = _override(
+        recipes.PRESETS[model.removeprefix("transformer_")],
+        learning_rate=settings.learning_rate,
+        epochs=settings.epochs,
+    )
     batch = global_batch_size(settings, preset.recipe, strategy)
     train_pairs, test_pairs = translation_data.load_pairs(name, settings.mock_data)
     source, target = _tokenizers(train_pairs, Path(workspace) / "vocabulary", reuse=not settings.overwrite)
@@ -155,8 +176,15 @@ def translation_task(settings, strategy, workspace):
 
     def build(spec):
         with strategy.scope():
-            network = translator.compiled_translator(spec, source, target, length, preset, settings.label_smoothing,
-                                                     optimizer=recipes.make_optimizer(preset.recipe, steps, batch))
+            network = translator.compiled_translator(
+                spec,
+                source,
+                target,
+                length,
+                preset,
+                settings.label_smoothing,
+                optimizer=recipes.make_optimizer(preset.recipe, steps, batch),
+            )
         return strategy.prepare(network)
 
     def evaluate(network):
@@ -168,10 +196,21 @@ def translation_task(settings, strategy, workspace):
         return results, true_probabilities
 
     reason = "auto: the data set's preset" if settings.model == "auto" else "--model"
-    description = (f"{name}: model {model} ({reason}: {preset.describe()}); global batch {batch}; BLEU of greedy "
-                   f"translations of {len(sentences)} test sentences")
-    return Task(description, model, preset.recipe.epochs, settings.steps_per_epoch, build, train_batches,
-                strategy.distribute_dataset(test, batch), evaluate, "val_token_accuracy")
+    description = (
+        f"{name}: model {model} ({reason}: {preset.describe()}); global batch {batch}; BLEU of greedy "
+        f"translations of {len(sentences)} test sentences"
+    )
+    return Task(
+        description,
+        model,
+        preset.recipe.epochs,
+        settings.steps_per_epoch,
+        build,
+        train_batches,
+        strategy.distribute_dataset(test, batch),
+        evaluate,
+        "val_token_accuracy",
+    )
 
 
 def _count(dataset):
@@ -198,8 +237,9 @@ def make_task(settings, user_data_source, strategy, workspace):
     if settings.source == "translation":
         return translation_task(settings, strategy, workspace)
     if settings.source in ("digits", "tfds"):
-        data = datasets.examples(settings.dataset_name, settings.image_size, settings.mock_data, validation,
-                                 settings.test_fraction)
+        data = datasets.examples(
+            settings.dataset_name, settings.image_size, settings.mock_data, validation, settings.test_fraction
+        )
     elif settings.source == "folder":
         data = datasets.from_folder(user_data_source, settings.image_size, validation)
     else:

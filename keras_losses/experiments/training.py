@@ -48,7 +48,9 @@ def callbacks(directory, monitor="val_accuracy"):
     return [
         keras.callbacks.BackupAndRestore(str(directory / "backup"), double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
-            str(directory / "best.keras"), monitor=monitor, mode="max" if "accuracy" in monitor else "min",
+            str(directory / "best.keras"),
+            monitor=monitor,
+            mode="max" if "accuracy" in monitor else "min",
             save_best_only=True,
         ),
         keras.callbacks.TensorBoard(str(directory / "logs")),
@@ -65,8 +67,13 @@ def fit(model, strategy, train, validation, epochs, steps_per_epoch, output_dir,
     model = strategy.prepare(model)
     start = time.perf_counter()
     history = model.fit(
-        train, epochs=epochs, steps_per_epoch=steps_per_epoch, validation_data=validation, shuffle=False,
-        callbacks=callbacks(worker_dir(output_dir, strategy), monitor), verbose="auto",
+        train,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        validation_data=validation,
+        shuffle=False,
+        callbacks=callbacks(worker_dir(output_dir, strategy), monitor),
+        verbose="auto",
     )
     seconds = time.perf_counter() - start
     summary = {

@@ -32,21 +32,31 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
         source_vocabulary, sequence_length, preset.model_dim, mask_zero=True, name=SOURCE_EMBEDDING
     )(encoder_inputs)
     for i in range(preset.layers):
-        x = keras_hub.layers.TransformerEncoder(preset.feedforward_dim, preset.heads, preset.dropout,
-                                                name=ENCODER.format(i))(x)
+        x = keras_hub.layers.TransformerEncoder(
+            preset.feedforward_dim, preset.heads, preset.dropout, name=ENCODER.format(i)
+        )(x)
     y = keras_hub.layers.TokenAndPositionEmbedding(
         target_vocabulary, sequence_length, preset.model_dim, mask_zero=True, name=TARGET_EMBEDDING
     )(decoder_inputs)
     for i in range(preset.layers):
-        y = keras_hub.layers.TransformerDecoder(preset.feedforward_dim, preset.heads, preset.dropout,
-                                                name=DECODER.format(i))(y, x)
+        y = keras_hub.layers.TransformerDecoder(
+            preset.feedforward_dim, preset.heads, preset.dropout, name=DECODER.format(i)
+        )(y, x)
     to_logits = keras.layers.Dense(target_vocabulary, dtype="float32", name=LOGITS)  # before the dropout: same seeds
     logits = to_logits(keras.layers.Dropout(preset.dropout)(y))
     return keras.Model([encoder_inputs, decoder_inputs], logits, name="translator")
 
 
-def compiled_translator(spec, source_tokenizer, target_tokenizer, sequence_length, preset, label_smoothing=None,
-                        optimizer=None, steps_per_execution=1):
+def compiled_translator(
+    spec,
+    source_tokenizer,
+    target_tokenizer,
+    sequence_length,
+    preset,
+    label_smoothing=None,
+    optimizer=None,
+    steps_per_execution=1,
+):
     """`build_transformer` of `preset` compiled with the loss `spec`, `optimizer` and token accuracy.
 
     The loss ignores padding and is the mean over the non-padding tokens of the whole global batch
@@ -86,15 +96,25 @@ class TranslatorLayers:
     def of(cls, model):
         """Raises `ValueError` for a model that `build_transformer` did not build."""
         names = {layer.name for layer in model.layers}
-        missing = [name for name in (SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS, ENCODER.format(0), DECODER.format(0))
-                   if name not in names]
+        missing = [
+            name
+            for name in (SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS, ENCODER.format(0), DECODER.format(0))
+            if name not in names
+        ]
         if missing:
-            raise ValueError(f"{model.name!r} is not a translator of `translator.build_transformer`: it has no layer "
-                             f"{', '.join(map(repr, missing))}")
+            raise ValueError(
+                f"{model.name!r} is not a translator of `translator.build_transformer`: it has no layer "
+                f"{', '.join(map(repr, missing))}"
+            )
 
         def stack(pattern):
             count = sum(1 for i in range(len(names)) if pattern.format(i) in names)
             return tuple(model.get_layer(pattern.format(i)) for i in range(count))
 
-        return cls(model.get_layer(SOURCE_EMBEDDING), stack(ENCODER), model.get_layer(TARGET_EMBEDDING),
-                   stack(DECODER), model.get_layer(LOGITS))
+        return cls(
+            model.get_layer(SOURCE_EMBEDDING),
+            stack(ENCODER),
+            model.get_layer(TARGET_EMBEDDING),
+            stack(DECODER),
+            model.get_layer(LOGITS),
+        )

@@ -78,8 +78,10 @@ def read_npz(path, test_fraction=None):
         problem = f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(unknown)}"
         raise DataError(f"{path}: {problem}; expected the arrays x_train, y_train and optionally x_test, y_test")
     if ("x_test" in arrays) != ("y_test" in arrays):
-        raise DataError(f"{path}: has {'x_test' if 'x_test' in arrays else 'y_test'} without its pair; give both "
-                        "x_test and y_test, or neither (a test split is then held out)")
+        raise DataError(
+            f"{path}: has {'x_test' if 'x_test' in arrays else 'y_test'} without its pair; give both "
+            "x_test and y_test, or neither (a test split is then held out)"
+        )
     x_train = _features(path, "x_train", arrays["x_train"])
     y_train = _labels(path, "y_train", arrays["y_train"], len(x_train))
     if "x_test" not in arrays:
@@ -161,8 +163,10 @@ def _features(path, name, x):
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: {name} must hold numbers; it holds {x.dtype} values")
     if x.ndim < 2 or x.ndim > 4:
-        raise DataError(f"{path}: {name} has shape {x.shape}; expected one row per example: [N, features], "
-                        "[N, time, features] or [N, height, width, channels]")
+        raise DataError(
+            f"{path}: {name} has shape {x.shape}; expected one row per example: [N, features], "
+            "[N, time, features] or [N, height, width, channels]"
+        )
     if len(x) == 0:
         raise DataError(f"{path}: {name} has no examples")
     x = x.astype(np.float32)
@@ -198,8 +202,10 @@ def _check_classes(path, y_train):
         raise DataError(f"{path}: every training example has the label {y_train[0]}: a comparison needs two classes")
     absent = np.flatnonzero(counts == 0)
     if len(absent):
-        raise DataError(f"{path}: labels must be 0..C-1 with every class in the training split; no example of "
-                        f"class {', '.join(map(str, absent[:5]))} (labels go up to {len(counts) - 1})")
+        raise DataError(
+            f"{path}: labels must be 0..C-1 with every class in the training split; no example of "
+            f"class {', '.join(map(str, absent[:5]))} (labels go up to {len(counts) - 1})"
+        )
     return len(counts)
 
 
@@ -219,9 +225,11 @@ def stratified_split(path, labels, held_out, flag):
     classes, counts = np.unique(labels, return_counts=True)
     count = max(int(held_out if held_out >= 1 else round(held_out * len(labels))), len(classes))
     if len(labels) - count < len(classes) or counts.min() < 2:
-        raise DataError(f"{path}: cannot hold out {held_out:g} of the {len(labels)} examples ({flag}) with every "
-                        f"one of the {len(classes)} classes on both sides (the smallest class has {counts.min()} "
-                        "examples)")
+        raise DataError(
+            f"{path}: cannot hold out {held_out:g} of the {len(labels)} examples ({flag}) with every "
+            f"one of the {len(classes)} classes on both sides (the smallest class has {counts.min()} "
+            "examples)"
+        )
     share = counts * count / len(labels)
     per_class = np.clip(np.floor(share).astype(int), 1, counts - 1)
     while per_class.sum() != count:
@@ -251,16 +259,28 @@ def read_folder(root, test_fraction=None):
         class_names, train_files, train_labels, skipped = _index(root / "train")
         test_names, test_files, test_labels, test_skipped = _index(root / "test")
         if test_names != class_names:
-            raise DataError(f"{root}: train/ has the class folders {', '.join(class_names)}, test/ "
-                            f"{', '.join(test_names)}: they must be the same")
+            raise DataError(
+                f"{root}: train/ has the class folders {', '.join(class_names)}, test/ "
+                f"{', '.join(test_names)}: they must be the same"
+            )
         kind = _folder_kind(root, train_files + test_files)
-        return Folder(root, kind, class_names, train_files, train_labels, test_files, test_labels, False,
-                      skipped + test_skipped)
+        return Folder(
+            root, kind, class_names, train_files, train_labels, test_files, test_labels, False, skipped + test_skipped
+        )
     class_names, files, labels, skipped = _index(root)
     kind = _folder_kind(root, files)
     train, test = stratified_split(root, labels, test_fraction or DEFAULT_TEST_FRACTION, "--test-fraction")
-    return Folder(root, kind, class_names, [files[i] for i in train], labels[train], [files[i] for i in test],
-                  labels[test], True, skipped)
+    return Folder(
+        root,
+        kind,
+        class_names,
+        [files[i] for i in train],
+        labels[train],
+        [files[i] for i in test],
+        labels[test],
+        True,
+        skipped,
+    )
 
 
 def _class_folders(root):
@@ -278,8 +298,9 @@ def _index(root):
         mine = sorted(p for p in (root / name).rglob("*") if p.is_file())
         usable = [p for p in mine if p.suffix.lower() in IMAGE_SUFFIXES + TEXT_SUFFIXES]
         if not usable:
-            raise DataError(f"{root / name}: no images ({', '.join(IMAGE_SUFFIXES)}) or .txt files in this class "
-                            "folder")
+            raise DataError(
+                f"{root / name}: no images ({', '.join(IMAGE_SUFFIXES)}) or .txt files in this class folder"
+            )
         files += usable
         labels += [label] * len(usable)
         skipped += len(mine) - len(usable)

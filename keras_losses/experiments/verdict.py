@@ -15,8 +15,8 @@ METHOD = (
     "Runs of two losses with the same seed share the initial weights and the order of the training data, so the "
     "per-seed differences d_s = metric(loss, s) - metric(baseline, s) remove the seed-to-seed variation both "
     "share. With n seeds, mean d and standard deviation s_d (ddof 1), the 95% interval is the paired t interval "
-    "d ± t(0.975, n - 1) · s_d / √n. The verdict is \"better\" or \"worse\" when it excludes 0, else \"no "
-    "detectable difference with n seeds\" (not corrected for comparing several losses and metrics)."
+    'd ± t(0.975, n - 1) · s_d / √n. The verdict is "better" or "worse" when it excludes 0, else "no '
+    'detectable difference with n seeds" (not corrected for comparing several losses and metrics).'
 )
 SEEDS_METHOD = (
     "the smallest n for which a two-sided paired t-test at the 5% level has 80% power against a true difference "
@@ -45,13 +45,15 @@ def paired_difference(values, baseline_values, loss="loss", baseline="baseline",
     """Compares two equal-length sequences of per-seed results (the same seeds in the same order)."""
     values, baseline_values = np.asarray(values, np.float64), np.asarray(baseline_values, np.float64)
     if values.shape != baseline_values.shape or values.ndim != 1 or len(values) == 0:
-        raise ValueError(f"expected two equal-length lists of per-seed results; got {values.shape} and "
-                         f"{baseline_values.shape}")
+        raise ValueError(
+            f"expected two equal-length lists of per-seed results; got {values.shape} and {baseline_values.shape}"
+        )
     differences = values - baseline_values
     n, mean = len(differences), float(differences.mean())
     if n == 1:
-        return Difference(loss, baseline, metric, 1, mean, float("nan"), float("nan"), float("nan"),
-                          "one seed: no interval", None)
+        return Difference(
+            loss, baseline, metric, 1, mean, float("nan"), float("nan"), float("nan"), "one seed: no interval", None
+        )
     from scipy import stats
 
     std = float(differences.std(ddof=1))

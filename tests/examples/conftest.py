@@ -28,7 +28,9 @@ def image_run(image_example, tmp_path_factory):
 
     output = tmp_path_factory.mktemp("image-run")
     try:
-        image_example["main"]([*TINY_IMAGE_RUN, "--batch-size", "4", "--strategy", "default", "--output-dir", str(output)])
+        image_example["main"](
+            [*TINY_IMAGE_RUN, "--batch-size", "4", "--strategy", "default", "--output-dir", str(output)]
+        )
     finally:
         config.disable_op_determinism()  # --deterministic is for this run only, not for the rest of the session
     return output
@@ -38,8 +40,9 @@ def image_run(image_example, tmp_path_factory):
 def translation_run(translation_example, tmp_path_factory):
     """The tiny translation run on one device, in this process: its output directory."""
     output = tmp_path_factory.mktemp("translation-run")
-    translation_example["main"]([*TINY_TRANSLATION_RUN, "--batch-size", "4", "--strategy", "default",
-                                 "--output-dir", str(output)])
+    translation_example["main"](
+        [*TINY_TRANSLATION_RUN, "--batch-size", "4", "--strategy", "default", "--output-dir", str(output)]
+    )
     return output
 
 
@@ -52,10 +55,33 @@ def mixed_precision_run(image_example, tmp_path_factory):
     output = tmp_path_factory.mktemp("mixed-precision-run")
     try:
         image_example["main"](
-            ["--dataset", "imagenet2012", "--model", "efficientnet_b0", "--loss", "square", "--mock-data", "16",
-             "--image-size", "32", "--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "2",
-             "--validation-steps", "2", "--warmup-epochs", "0.5", "--mixed-precision", "--strategy", "default",
-             "--output-dir", str(output)]
+            [
+                "--dataset",
+                "imagenet2012",
+                "--model",
+                "efficientnet_b0",
+                "--loss",
+                "square",
+                "--mock-data",
+                "16",
+                "--image-size",
+                "32",
+                "--batch-size",
+                "8",
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "2",
+                "--validation-steps",
+                "2",
+                "--warmup-epochs",
+                "0.5",
+                "--mixed-precision",
+                "--strategy",
+                "default",
+                "--output-dir",
+                str(output),
+            ]
         )
     finally:
         keras.mixed_precision.set_global_policy("float32")

@@ -21,13 +21,58 @@ TRANSLATION_SCRIPT = EXAMPLES / "translation.py"
 
 # A small CNN on 16x16 mock images: 2 epochs of 2 steps at a global batch of 4, one validation batch;
 # deterministic, so that runs on one device, two replicas, two workers or two processes can be compared.
-TINY_IMAGE_RUN = ["--dataset", "cifar10", "--model", "cnn", "--loss", "conservative_encouraging", "--log-end", "0.5",
-                  "--label-smoothing", "0.1", "--mock-data", "8", "--image-size", "16", "--epochs", "2",
-                  "--steps-per-epoch", "2", "--validation-steps", "1", "--seed", "3", "--deterministic"]
+TINY_IMAGE_RUN = [
+    "--dataset",
+    "cifar10",
+    "--model",
+    "cnn",
+    "--loss",
+    "conservative_encouraging",
+    "--log-end",
+    "0.5",
+    "--label-smoothing",
+    "0.1",
+    "--mock-data",
+    "8",
+    "--image-size",
+    "16",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "2",
+    "--validation-steps",
+    "1",
+    "--seed",
+    "3",
+    "--deterministic",
+]
 # The paper's preset (iwslt) shrunk to one small layer: its loss, smoothing, dropout and optimizer apply.
-TINY_TRANSLATION_RUN = ["--preset", "iwslt", "--layers", "1", "--model-dim", "32", "--heads", "2",
-                        "--feedforward-dim", "64", "--mock-data", "24", "--epochs", "2", "--steps-per-epoch", "2",
-                        "--vocabulary-size", "150", "--sequence-length", "12", "--test-sentences", "6", "--beams", "2"]
+TINY_TRANSLATION_RUN = [
+    "--preset",
+    "iwslt",
+    "--layers",
+    "1",
+    "--model-dim",
+    "32",
+    "--heads",
+    "2",
+    "--feedforward-dim",
+    "64",
+    "--mock-data",
+    "24",
+    "--epochs",
+    "2",
+    "--steps-per-epoch",
+    "2",
+    "--vocabulary-size",
+    "150",
+    "--sequence-length",
+    "12",
+    "--test-sentences",
+    "6",
+    "--beams",
+    "2",
+]
 
 
 def training_log(output_dir):
@@ -52,8 +97,10 @@ def check_image_run(output_dir, loss, test_examples):
 
 def same_training(output_dir, reference_dir):
     """Final weights (model.keras) and logged losses (training.csv) of two runs agree to 1e-5."""
-    for a, b in zip(keras.models.load_model(Path(output_dir) / "model.keras").get_weights(),
-                    keras.models.load_model(Path(reference_dir) / "model.keras").get_weights()):
+    for a, b in zip(
+        keras.models.load_model(Path(output_dir) / "model.keras").get_weights(),
+        keras.models.load_model(Path(reference_dir) / "model.keras").get_weights(),
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     for column in ("loss", "val_loss"):
         logged = [[float(row[column]) for row in training_log(d)] for d in (output_dir, reference_dir)]
@@ -77,8 +124,13 @@ def free_ports(count):
 def start(arguments, env=None):
     """A Python subprocess (stdout and stderr together), TensorFlow's logs quiet."""
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-    return subprocess.Popen([sys.executable, *map(str, arguments)], env=environment, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, *map(str, arguments)],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def finish(processes, timeout=600):
@@ -104,6 +156,12 @@ def tf_cluster(count):
 def jax_cluster(count):
     """`KERAS_DISTRIBUTION_*` environments for `count` JAX processes on loopback."""
     address = f"127.0.0.1:{free_ports(1)[0]}"
-    return [{"KERAS_BACKEND": "jax", "KERAS_DISTRIBUTION_JOB_ADDRESSES": address,
-             "KERAS_DISTRIBUTION_NUM_PROCESSES": str(count), "KERAS_DISTRIBUTION_PROCESS_ID": str(i)}
-            for i in range(count)]
+    return [
+        {
+            "KERAS_BACKEND": "jax",
+            "KERAS_DISTRIBUTION_JOB_ADDRESSES": address,
+            "KERAS_DISTRIBUTION_NUM_PROCESSES": str(count),
+            "KERAS_DISTRIBUTION_PROCESS_ID": str(i),
+        }
+        for i in range(count)
+    ]

@@ -37,17 +37,27 @@ def train(strategy, prepare=True):
     x, y = data()
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(GLOBAL_BATCH)
     with strategy.scope():
-        model = keras.Sequential([keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"),
-                                  keras.layers.Dense(CLASSES)])
+        model = keras.Sequential(
+            [keras.Input((FEATURES,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(CLASSES)]
+        )
         model.set_weights(initial_weights())
-        model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
-                      loss=keras_losses.ConservativeEncouragingLoss(0.75, from_logits=True), metrics=["accuracy"])
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+            loss=keras_losses.ConservativeEncouragingLoss(0.75, from_logits=True),
+            metrics=["accuracy"],
+        )
     if prepare:
         model = strategy.prepare(model)
     step_losses = []
     record = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: step_losses.append(logs["loss"]))
-    history = model.fit(strategy.distribute_dataset(dataset, GLOBAL_BATCH), epochs=EPOCHS, shuffle=False, verbose=0,
-                        validation_data=strategy.distribute_dataset(dataset.take(1), GLOBAL_BATCH), callbacks=[record])
+    history = model.fit(
+        strategy.distribute_dataset(dataset, GLOBAL_BATCH),
+        epochs=EPOCHS,
+        shuffle=False,
+        verbose=0,
+        validation_data=strategy.distribute_dataset(dataset.take(1), GLOBAL_BATCH),
+        callbacks=[record],
+    )
     return {
         "weights": np.concatenate([np.ravel(w) for w in model.get_weights()]),
         "step_losses": np.array(step_losses, "float64"),

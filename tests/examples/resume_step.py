@@ -4,9 +4,9 @@
 
 For the i-th PATH: loads it, records its optimizer's iteration count and class, then, where STEPS.npz has
 labels `y{i}`, `train_on_batch` on them and the inputs `x{i}` (or `x{i}_<input name>` for several inputs).
-OUTPUT.npz gets `weights{i}` (every weight after the step, if any, flattened), `iterations{i}`, `loss_scale{i}` (a loss-scale
-optimizer's scale, else 0), `optimizer{i}`, `skipped` (Keras' warnings about optimizer variables it could not
-load) and `experiments_imported`.
+OUTPUT.npz gets `weights{i}` (every weight after the step, if any, flattened), `iterations{i}`,
+`loss_scale{i}` (a loss-scale optimizer's scale, else 0), `optimizer{i}`, `skipped` (Keras' warnings about
+optimizer variables it could not load) and `experiments_imported`.
 """
 
 import sys
@@ -23,12 +23,16 @@ def resume(steps, index, path):
     iterations = int(model.optimizer.iterations)
     scale = float(model.optimizer.dynamic_scale) if hasattr(model.optimizer, "dynamic_scale") else 0.0
     prefix = f"x{index}_"
-    named = {name[len(prefix):]: steps[name] for name in steps.files if name.startswith(prefix)}
+    named = {name[len(prefix) :]: steps[name] for name in steps.files if name.startswith(prefix)}
     if f"y{index}" in steps.files:
         model.train_on_batch(named or steps[f"x{index}"], steps[f"y{index}"])
     weights = np.concatenate([np.ravel(np.asarray(w, "float32")) for w in model.get_weights()])
-    return {f"weights{index}": weights, f"iterations{index}": iterations, f"loss_scale{index}": scale,
-            f"optimizer{index}": type(model.optimizer).__name__}
+    return {
+        f"weights{index}": weights,
+        f"iterations{index}": iterations,
+        f"loss_scale{index}": scale,
+        f"optimizer{index}": type(model.optimizer).__name__,
+    }
 
 
 if __name__ == "__main__":

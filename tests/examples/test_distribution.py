@@ -32,15 +32,28 @@ LOOPBACK_FIT = Path(__file__).with_name("loopback_fit.py")
 
 
 def test_two_tensorflow_workers_train_as_one_device(image_run, tmp_path):
-    arguments = [IMAGE_SCRIPT, *TINY_IMAGE_RUN, "--batch-size", "2", "--strategy", "multi_worker",
-                 "--output-dir", tmp_path]
+    arguments = [
+        IMAGE_SCRIPT,
+        *TINY_IMAGE_RUN,
+        "--batch-size",
+        "2",
+        "--strategy",
+        "multi_worker",
+        "--output-dir",
+        tmp_path,
+    ]
     finish([start(arguments, env={"TF_CONFIG": config}) for config in tf_cluster(2)])
     saved, model = check_image_run(tmp_path, "conservative_encouraging:0.5", test_examples=4)
     assert saved["strategy"] == "MultiWorkerMirroredStrategy" and saved["replicas"] == 2
     assert saved["global_batch_size"] == 4
     assert type(model).__module__.startswith("keras.")  # loaded without custom objects: the patch was per instance
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.keras", "logs", "model.keras", "results.json",
-                                                          "training.csv"]  # the chief's only: scratch removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.keras",
+        "logs",
+        "model.keras",
+        "results.json",
+        "training.csv",
+    ]  # the chief's only: scratch removed
     same_training(tmp_path, image_run)
 
 
@@ -48,12 +61,15 @@ class KerasMultiWorkerDefect(Exception):
     """Keras' fit failed under MultiWorkerMirroredStrategy as keras-team/keras#20585 describes."""
 
 
-KNOWN_FAILURES = ("with an unsupported type (<class 'tensorflow.python.distribute.values.PerReplica'>)",
-                  "Invalid reduction dimension 0 for input with 0 dimensions")
+KNOWN_FAILURES = (
+    "with an unsupported type (<class 'tensorflow.python.distribute.values.PerReplica'>)",
+    "Invalid reduction dimension 0 for input with 0 dimensions",
+)
 
 
 @pytest.mark.xfail(
-    strict=True, raises=KerasMultiWorkerDefect,
+    strict=True,
+    raises=KerasMultiWorkerDefect,
     reason="Keras 3.15's plain model.fit fails under MultiWorkerMirroredStrategy (keras-team/keras#20585, "
     "tensorflow/tensorflow#72388); strict: the day it trains two workers as one device, this test fails "
     "and keras_losses/experiments/multi_worker_workaround.py can go",
@@ -62,8 +78,9 @@ def test_plain_keras_fit_under_two_workers(tmp_path):
     from tests.examples import loopback_fit
 
     output = tmp_path / "plain.npz"
-    workers = [start([LOOPBACK_FIT, "multi_worker", output, "--plain"], env={"TF_CONFIG": config})
-               for config in tf_cluster(2)]
+    workers = [
+        start([LOOPBACK_FIT, "multi_worker", output, "--plain"], env={"TF_CONFIG": config}) for config in tf_cluster(2)
+    ]
     outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     if any(worker.returncode for worker in workers):  # any other failure fails this test for real
         assert any(known in text for text in outputs for known in KNOWN_FAILURES), outputs[0][-3000:]
@@ -77,10 +94,13 @@ def test_plain_keras_fit_under_two_workers(tmp_path):
 def test_two_jax_processes_train_as_one_process(tmp_path):
     one, two = tmp_path / "one-process", tmp_path / "two-processes"
     flags = [IMAGE_SCRIPT, *TINY_IMAGE_RUN]
-    processes = [start([*flags, "--batch-size", "4", "--strategy", "default", "--output-dir", one],
-                       env={"KERAS_BACKEND": "jax"})]
-    processes += [start([*flags, "--batch-size", "2", "--strategy", "data_parallel", "--output-dir", two], env=env)
-                  for env in jax_cluster(2)]
+    processes = [
+        start([*flags, "--batch-size", "4", "--strategy", "default", "--output-dir", one], env={"KERAS_BACKEND": "jax"})
+    ]
+    processes += [
+        start([*flags, "--batch-size", "2", "--strategy", "data_parallel", "--output-dir", two], env=env)
+        for env in jax_cluster(2)
+    ]
     finish(processes)
     alone, _ = check_image_run(one, "conservative_encouraging:0.5", test_examples=4)
     saved, _ = check_image_run(two, "conservative_encouraging:0.5", test_examples=4)
@@ -92,8 +112,20 @@ def test_two_jax_processes_train_as_one_process(tmp_path):
 
 
 def test_translation_on_two_jax_processes(tmp_path):
-    arguments = [TRANSLATION_SCRIPT, *TINY_TRANSLATION_RUN, "--epochs", "1", "--batch-size", "2",
-                 "--strategy", "data_parallel", "--mixed-precision", "bfloat16", "--output-dir", tmp_path]
+    arguments = [
+        TRANSLATION_SCRIPT,
+        *TINY_TRANSLATION_RUN,
+        "--epochs",
+        "1",
+        "--batch-size",
+        "2",
+        "--strategy",
+        "data_parallel",
+        "--mixed-precision",
+        "bfloat16",
+        "--output-dir",
+        tmp_path,
+    ]
     finish([start(arguments, env=env) for env in jax_cluster(2)])
     results = json.loads((tmp_path / "results.json").read_text())
     assert (results["keras_backend"], results["strategy"], results["replicas"]) == ("jax", "DataParallel", 2)
@@ -103,18 +135,23 @@ def test_translation_on_two_jax_processes(tmp_path):
 
 
 def test_strategies_of_the_other_backend_are_refused():
-    with pytest.raises(ValueError, match="--strategy data_parallel is keras.distribution on JAX"):
+    with pytest.raises(ValueError, match=r"--strategy data_parallel is keras.distribution on JAX"):
         distribution.get_strategy("data_parallel")
     with pytest.raises(ValueError, match="--coordinator-address applies to JAX"):
         distribution.get_strategy("default", coordinator_address="127.0.0.1:1234")
-    jax = subprocess.run([sys.executable, IMAGE_SCRIPT, "--strategy", "mirrored", "--mock-data", "8"],
-                         env={**os.environ, "KERAS_BACKEND": "jax"}, capture_output=True, text=True, check=False)
+    jax = subprocess.run(
+        [sys.executable, IMAGE_SCRIPT, "--strategy", "mirrored", "--mock-data", "8"],
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert jax.returncode == 2 and "--strategy mirrored is a tf.distribute strategy" in jax.stderr
 
 
 def test_several_steps_per_execution_are_refused_where_keras_fails():
     mirrored = distribution.Strategy("MirroredStrategy", 2, tf_strategy=object())
-    with pytest.raises(ValueError, match="--steps-per-execution 4 fails .* under MirroredStrategy with 2 replicas"):
+    with pytest.raises(ValueError, match=r"--steps-per-execution 4 fails .* under MirroredStrategy with 2 replicas"):
         mirrored.check_steps_per_execution(4)
     mirrored.check_steps_per_execution(1)
     distribution.Strategy("default", 1, tf_strategy=object()).check_steps_per_execution(4)

@@ -43,8 +43,11 @@ IMAGE_FLAGS = {
     "--validation-steps": (["--validation-steps", "3"], lambda c: c.validation_steps, 3),
 }
 TRANSLATION_FLAGS = {
-    "--dataset": (["--dataset", "wmt14_translate/de-en"], lambda c: (c.dataset, c.preset), (
-        "wmt14_translate/de-en", PRESETS["base"])),
+    "--dataset": (
+        ["--dataset", "wmt14_translate/de-en"],
+        lambda c: (c.dataset, c.preset),
+        ("wmt14_translate/de-en", PRESETS["base"]),
+    ),
     "--preset": (["--preset", "tiny"], lambda c: c.preset, PRESETS["tiny"]),
     "--layers": (["--layers", "2"], lambda c: c.preset.layers, 2),
     "--model-dim": (["--model-dim", "256"], lambda c: c.preset.model_dim, 256),
@@ -69,8 +72,11 @@ TRANSLATION_FLAGS = {
 # Both examples: how and where to run (taken into effect by training.set_up, training.fit and training.finish).
 RUN_FLAGS = {
     "--strategy": (["--strategy", "mirrored"], lambda c: c.run.strategy, "mirrored"),
-    "--coordinator-address": (["--coordinator-address", "10.0.0.1:1234"], lambda c: c.run.coordinator_address,
-                              "10.0.0.1:1234"),
+    "--coordinator-address": (
+        ["--coordinator-address", "10.0.0.1:1234"],
+        lambda c: c.run.coordinator_address,
+        "10.0.0.1:1234",
+    ),
     "--num-processes": (["--num-processes", "2"], lambda c: c.run.num_processes, 2),
     "--process-id": (["--process-id", "1"], lambda c: c.run.process_id, 1),
     "--mixed-precision": (["--mixed-precision"], lambda c: c.run.mixed_precision, "auto"),
@@ -84,8 +90,12 @@ RUN_FLAGS = {
 
 
 def public_flags(example):
-    return {option for action in example["build_parser"]()._actions for option in action.option_strings
-            if option.startswith("--") and option != "--help"}
+    return {
+        option
+        for action in example["build_parser"]()._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
 
 
 @pytest.mark.parametrize("name,flags", [("image", IMAGE_FLAGS), ("translation", TRANSLATION_FLAGS)])
@@ -166,14 +176,17 @@ def test_translation_flags_that_do_not_apply_are_refused(translation_example, ar
     assert isinstance(error, str) and message in error
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--epochs", "0"], "argument --epochs: must be an integer >= 1"),
-    (["--steps-per-execution", "0"], "argument --steps-per-execution: must be an integer >= 1"),
-    (["--process-id", "-1"], "argument --process-id: must be an integer >= 0"),
-    (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice"),
-    (["--strategy", "horovod"], "argument --strategy: invalid choice"),
-    (["--schedule", "inverse_sqrt"], "argument --schedule: invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--epochs", "0"], "argument --epochs: must be an integer >= 1"),
+        (["--steps-per-execution", "0"], "argument --steps-per-execution: must be an integer >= 1"),
+        (["--process-id", "-1"], "argument --process-id: must be an integer >= 0"),
+        (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice"),
+        (["--strategy", "horovod"], "argument --strategy: invalid choice"),
+        (["--schedule", "inverse_sqrt"], "argument --schedule: invalid choice"),
+    ],
+)
 def test_out_of_range_values_are_refused_by_argparse(image_example, argv, message, capsys):
     assert message in parse_error(image_example, argv, capsys)
 

@@ -19,8 +19,20 @@ from tests.helpers import run_script_on_two_cpus
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
 
 # Per-replica batches of 8: smaller ones make batch normalisation (and so ResNet50) diverge in two steps.
-SMALL = ["--mock-data", "16", "--image-size", "32", "--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "2",
-         "--validation-steps", "2"]
+SMALL = [
+    "--mock-data",
+    "16",
+    "--image-size",
+    "32",
+    "--batch-size",
+    "8",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "2",
+    "--validation-steps",
+    "2",
+]
 
 
 def test_tiny_run_follows_its_flags_and_recipe(image_run):
@@ -33,8 +45,21 @@ def test_tiny_run_follows_its_flags_and_recipe(image_run):
 
 
 def test_resnet50_on_cifar100_with_the_papers_square_loss(image_example, tmp_path):
-    image_example["main"](["--dataset", "cifar100", "--model", "resnet50", "--loss", "square", *SMALL,
-                           "--strategy", "default", "--output-dir", str(tmp_path)])
+    image_example["main"](
+        [
+            "--dataset",
+            "cifar100",
+            "--model",
+            "resnet50",
+            "--loss",
+            "square",
+            *SMALL,
+            "--strategy",
+            "default",
+            "--output-dir",
+            str(tmp_path),
+        ]
+    )
     saved, _ = check_image_run(tmp_path, "square", test_examples=16)
     assert (saved["loss_config"]["k"], saved["loss_config"]["m"]) == (1.0, 15.0)  # the paper's for 100 classes
     assert saved["top5_accuracy"] >= saved["accuracy"]
@@ -54,16 +79,39 @@ def test_efficientnet_on_the_imagenet_pipeline_with_mixed_precision(mixed_precis
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     # Not compared with one device: Keras' fit under a tf.distribute strategy draws a batch from a throw-away
     # iterator first, which advances tf.data's reshuffling (the multi-worker workaround avoids that).
-    run_script_on_two_cpus(IMAGE_SCRIPT, [*TINY_IMAGE_RUN, "--batch-size", "2", "--strategy", "mirrored",
-                                          "--output-dir", str(tmp_path)])
+    run_script_on_two_cpus(
+        IMAGE_SCRIPT, [*TINY_IMAGE_RUN, "--batch-size", "2", "--strategy", "mirrored", "--output-dir", str(tmp_path)]
+    )
     saved, _ = check_image_run(tmp_path, "conservative_encouraging:0.5", test_examples=4)
     assert saved["strategy"] == "MirroredStrategy" and saved["replicas"] == 2 and saved["global_batch_size"] == 4
 
 
 def test_a_killed_run_resumes_from_its_backup(tmp_path):
-    arguments = [IMAGE_SCRIPT, "--dataset", "cifar10", "--model", "cnn", "--loss", "encouraging", "--mock-data", "8",
-                 "--image-size", "16", "--batch-size", "2", "--epochs", "40", "--steps-per-epoch", "1",
-                 "--validation-steps", "1", "--strategy", "default", "--output-dir", str(tmp_path)]
+    arguments = [
+        IMAGE_SCRIPT,
+        "--dataset",
+        "cifar10",
+        "--model",
+        "cnn",
+        "--loss",
+        "encouraging",
+        "--mock-data",
+        "8",
+        "--image-size",
+        "16",
+        "--batch-size",
+        "2",
+        "--epochs",
+        "40",
+        "--steps-per-epoch",
+        "1",
+        "--validation-steps",
+        "1",
+        "--strategy",
+        "default",
+        "--output-dir",
+        str(tmp_path),
+    ]
     process = start(arguments)
     log = tmp_path / "training.csv"
     deadline = time.time() + 240

@@ -109,8 +109,13 @@ def test_learning_rate_scales_linearly_only_where_the_recipe_says_so():
 def test_every_field_takes_effect():
     base = RECIPES["imagenet2012"]
     changes = {
-        "optimizer": recipes.SGD(0.5, nesterov=False), "schedule": recipes.Cosine(warmup_epochs=5),
-        "learning_rate": 0.2, "batch_size": 512, "epochs": 60, "weight_decay": 3e-4, "scale_learning_rate": False,
+        "optimizer": recipes.SGD(0.5, nesterov=False),
+        "schedule": recipes.Cosine(warmup_epochs=5),
+        "learning_rate": 0.2,
+        "batch_size": 512,
+        "epochs": 60,
+        "weight_decay": 3e-4,
+        "scale_learning_rate": False,
     }
     reference = make_optimizer(base, 10, 1024).get_config()
     for field, value in changes.items():
@@ -157,8 +162,10 @@ def test_translation_overrides():
 
 
 def test_schedules_are_registered_and_round_trip():
-    for schedule in (keras_losses.schedules.StepDecay(0.1, [3, 6], 0.5, 2),
-                     keras_losses.schedules.InverseSquareRootSchedule(5e-4, 40)):
+    for schedule in (
+        keras_losses.schedules.StepDecay(0.1, [3, 6], 0.5, 2),
+        keras_losses.schedules.InverseSquareRootSchedule(5e-4, 40),
+    ):
         config = keras.optimizers.schedules.serialize(schedule)
         assert config["registered_name"].startswith("keras_losses>")
         again = keras.optimizers.schedules.deserialize(config)

@@ -22,8 +22,10 @@ def image_batch(rng, size, classes, batch=4, high=255.0):
 
 
 def token_batch(rng, source_vocabulary, target_vocabulary, length, batch=4):
-    inputs = {"encoder_inputs": rng.integers(1, source_vocabulary, (batch, length)).astype("int32"),
-              "decoder_inputs": rng.integers(1, target_vocabulary, (batch, length)).astype("int32")}
+    inputs = {
+        "encoder_inputs": rng.integers(1, source_vocabulary, (batch, length)).astype("int32"),
+        "decoder_inputs": rng.integers(1, target_vocabulary, (batch, length)).astype("int32"),
+    }
     labels = rng.integers(0, target_vocabulary, (batch, length)).astype("int32")  # some padding (0) among them
     return inputs, labels
 
@@ -39,15 +41,17 @@ def harness_models(rng, directory):
         keras.mixed_precision.set_global_policy(policy)
         try:
             model = models.build("cnn", (8, 8, 3), 10)
-            model.compile(optimizer=recipes.make_optimizer(image_recipe, 2, 4),
-                          loss=loss_specs.build_loss(loss, 10, 0.1))
+            model.compile(
+                optimizer=recipes.make_optimizer(image_recipe, 2, 4), loss=loss_specs.build_loss(loss, 10, 0.1)
+            )
             runs.append((model, *image_batch(rng, 8, 10, high=1.0)))
         finally:
             keras.mixed_precision.set_global_policy("float32")
     preset = recipes.PRESETS["iwslt"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     vocabulary = SimpleNamespace(vocabulary_size=lambda: 30)
-    translation_model = translator.compiled_translator("conservative_encouraging:0.5", vocabulary, vocabulary, 8,
-                                                       preset)
+    translation_model = translator.compiled_translator(
+        "conservative_encouraging:0.5", vocabulary, vocabulary, 8, preset
+    )
     runs.append((translation_model, *token_batch(rng, 30, 30, 8)))
     saved = []
     for index, (model, x, y) in enumerate(runs):
@@ -62,8 +66,9 @@ def harness_models(rng, directory):
     return saved
 
 
-def test_saved_models_load_after_import_keras_losses_alone_and_resume(image_run, translation_run,
-                                                                      mixed_precision_run, tmp_path):
+def test_saved_models_load_after_import_keras_losses_alone_and_resume(
+    image_run, translation_run, mixed_precision_run, tmp_path
+):
     harness = harness_models(np.random.default_rng(0), tmp_path)
     examples = [  # (file, its optimizer, the iterations it was saved at)
         (image_run / "model.keras", "SGD", {4}),
@@ -75,13 +80,20 @@ def test_saved_models_load_after_import_keras_losses_alone_and_resume(image_run,
     steps = {}
     for index, (_, x, y, _) in enumerate(harness):
         steps[f"y{index}"] = y
-        steps.update({f"x{index}_{name}": value for name, value in x.items()} if isinstance(x, dict)
-                     else {f"x{index}": x})
+        steps.update(
+            {f"x{index}_{name}": value for name, value in x.items()} if isinstance(x, dict) else {f"x{index}": x}
+        )
     np.savez(tmp_path / "steps.npz", **steps)
     paths = [path for path, *_ in harness] + [path for path, *_ in examples]
 
-    finish([start([RESUME_STEP, tmp_path / "steps.npz", tmp_path / "resumed.npz", *paths],
-                  env={"PYTHONWARNINGS": "ignore"})])
+    finish(
+        [
+            start(
+                [RESUME_STEP, tmp_path / "steps.npz", tmp_path / "resumed.npz", *paths],
+                env={"PYTHONWARNINGS": "ignore"},
+            )
+        ]
+    )
     resumed = np.load(tmp_path / "resumed.npz")
     assert str(resumed["skipped"]) == "" and not bool(resumed["experiments_imported"])
     for index, (_, _, _, after) in enumerate(harness):  # the next step equals the one training in memory took
@@ -91,8 +103,9 @@ def test_saved_models_load_after_import_keras_losses_alone_and_resume(image_run,
     for index, (path, optimizer, iterations) in enumerate(examples, start=len(harness)):
         assert str(resumed[f"optimizer{index}"]) == optimizer and int(resumed[f"iterations{index}"]) in iterations, path
         expected = keras.models.load_model(path).get_weights()  # in this process, with everything imported
-        np.testing.assert_array_equal(resumed[f"weights{index}"],
-                                      np.concatenate([np.ravel(np.asarray(w, "float32")) for w in expected]))
+        np.testing.assert_array_equal(
+            resumed[f"weights{index}"], np.concatenate([np.ravel(np.asarray(w, "float32")) for w in expected])
+        )
     # Loss scaling's state came back too: of 2 steps, each one that overflowed halved the scale (from 2^15).
     mixed = len(paths) - 1
     assert float(resumed[f"loss_scale{mixed}"]) == 2.0**15 / 2 ** (2 - int(resumed[f"iterations{mixed}"]))
@@ -106,8 +119,14 @@ def test_a_backup_cut_short_by_a_kill_resumes_from_the_epoch_before(tmp_path):
     def fit(extra_callbacks=()):
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
         model.compile("sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        return model.fit(x, y, epochs=4, batch_size=4, verbose=0,
-                         callbacks=[*training.callbacks(tmp_path, monitor="loss"), *extra_callbacks])
+        return model.fit(
+            x,
+            y,
+            epochs=4,
+            batch_size=4,
+            verbose=0,
+            callbacks=[*training.callbacks(tmp_path, monitor="loss"), *extra_callbacks],
+        )
 
     def crash(epoch, logs):
         if epoch == 2:

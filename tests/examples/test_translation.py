@@ -98,11 +98,16 @@ def test_a_step_on_two_replicas_equals_one_device_whatever_the_padding():
 
     def step(strategy, token_exact=True, weights=None):
         with strategy.scope():
-            model = translator.compiled_translator("conservative_encouraging:0.5", tokenizer, tokenizer, 8, preset,
-                                                   optimizer=keras.optimizers.SGD(1.0))
+            model = translator.compiled_translator(
+                "conservative_encouraging:0.5", tokenizer, tokenizer, 8, preset, optimizer=keras.optimizers.SGD(1.0)
+            )
             if not token_exact:
-                model.compile(keras.optimizers.SGD(1.0), loss_specs.build_loss(
-                    "conservative_encouraging:0.5", 30, 0.1, ignore_class=translation_data.PAD_ID))
+                model.compile(
+                    keras.optimizers.SGD(1.0),
+                    loss_specs.build_loss(
+                        "conservative_encouraging:0.5", 30, 0.1, ignore_class=translation_data.PAD_ID
+                    ),
+                )
             if weights is not None:
                 model.set_weights(weights)
         before = [w.copy() for w in model.get_weights()]

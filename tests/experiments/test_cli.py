@@ -19,8 +19,18 @@ from keras_losses import cli
 def digits_run(tmp_path_factory):
     output = tmp_path_factory.mktemp("compare")
     code = cli.main(
-        ["compare", "--epochs", "2", "--seeds", "2", "--losses", "ce,square:2,3",
-         "--output-dir", str(output), "--no-progress"]
+        [
+            "compare",
+            "--epochs",
+            "2",
+            "--seeds",
+            "2",
+            "--losses",
+            "ce,square:2,3",
+            "--output-dir",
+            str(output),
+            "--no-progress",
+        ]
     )
     return code, output
 
@@ -62,9 +72,30 @@ def test_plot_is_a_two_panel_png(digits_run):
 
 def test_compare_on_mock_cifar10_uses_the_tfds_pipeline(tmp_path, capsys):
     code = cli.main(
-        ["compare", "--dataset", "cifar10", "--model", "cnn", "--mock-data", "16", "--image-size", "16",
-         "--batch-size", "8", "--epochs", "1", "--steps-per-epoch", "2", "--seeds", "1",
-         "--losses", "square,squentropy", "--output-dir", str(tmp_path), "--no-progress"]
+        [
+            "compare",
+            "--dataset",
+            "cifar10",
+            "--model",
+            "cnn",
+            "--mock-data",
+            "16",
+            "--image-size",
+            "16",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--seeds",
+            "1",
+            "--losses",
+            "square,squentropy",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+        ]
     )
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -76,7 +107,9 @@ def test_compare_on_mock_cifar10_uses_the_tfds_pipeline(tmp_path, capsys):
 def test_installed_console_script_answers_help():
     if shutil.which("keras-losses") is None:
         pytest.skip("the console script is installed by pip install")
-    result = subprocess.run(["keras-losses", "compare", "--help"], check=False, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        ["keras-losses", "compare", "--help"], check=False, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0 and "--data PATH" in result.stdout
 
 
@@ -85,9 +118,27 @@ def test_a_normal_run_is_quiet(tmp_path):
     environment = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
     environment["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH", "")])
     result = subprocess.run(
-        [sys.executable, "-m", "keras_losses_cli", "compare", "--epochs", "1", "--seeds", "1", "--losses",
-         "squentropy", "--output-dir", str(tmp_path), "--no-progress", "--no-plot"],
-        check=False, capture_output=True, text=True, timeout=300, env=environment,
+        [
+            sys.executable,
+            "-m",
+            "keras_losses_cli",
+            "compare",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--losses",
+            "squentropy",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+            "--no-plot",
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
     )
     assert result.returncode == 0 and result.stderr == "", result.stderr[-3000:]
     assert "squentropy *" in result.stdout and "from one seed" not in result.stdout
@@ -96,10 +147,30 @@ def test_a_normal_run_is_quiet(tmp_path):
 
 def test_compare_on_a_mock_translation_set_reports_token_metrics_and_bleu(tmp_path, capsys):
     code = cli.main(
-        ["compare", "--dataset", "ted_hrlr_translate/pt_to_en", "--model", "transformer_tiny", "--mock-data", "12",
-         "--batch-size", "4", "--epochs", "1", "--steps-per-epoch", "2", "--seeds", "1",
-         "--losses", "encouraging:0.75", "--label-smoothing", "0.1", "--output-dir", str(tmp_path),
-         "--no-progress"]
+        [
+            "compare",
+            "--dataset",
+            "ted_hrlr_translate/pt_to_en",
+            "--model",
+            "transformer_tiny",
+            "--mock-data",
+            "12",
+            "--batch-size",
+            "4",
+            "--epochs",
+            "1",
+            "--steps-per-epoch",
+            "2",
+            "--seeds",
+            "1",
+            "--losses",
+            "encouraging:0.75",
+            "--label-smoothing",
+            "0.1",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+        ]
     )
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
@@ -108,15 +179,35 @@ def test_compare_on_a_mock_translation_set_reports_token_metrics_and_bleu(tmp_pa
         assert 0.0 <= run["metrics"]["bleu"] <= 100.0 and 0.0 <= run["metrics"]["accuracy"] <= 1.0
         assert run["metrics"]["nll"] > 0 and len(run["accuracy_per_epoch"]) == 1
     assert "BLEU" in capsys.readouterr().out and (tmp_path / "comparison.png").exists()
-    assert sorted(p.name for p in (tmp_path / "vocabulary").iterdir()) == ["source_vocabulary.txt",
-                                                                             "target_vocabulary.txt"]
+    assert sorted(p.name for p in (tmp_path / "vocabulary").iterdir()) == [
+        "source_vocabulary.txt",
+        "target_vocabulary.txt",
+    ]
 
 
-@pytest.mark.parametrize("name,inputs,model", [("iris", "vectors of 4 numbers", "mlp"),
-                                               ("mnist", "images 28x28x1", "cnn")])
+@pytest.mark.parametrize(
+    "name,inputs,model", [("iris", "vectors of 4 numbers", "mlp"), ("mnist", "images 28x28x1", "cnn")]
+)
 def test_any_tensorflow_datasets_classification_set(name, inputs, model, tmp_path):
-    code = cli.main(["compare", "--dataset", name, "--mock-data", "20", "--epochs", "1", "--seeds", "1", "--losses",
-                     "square", "--output-dir", str(tmp_path), "--no-progress", "--no-plot"])
+    code = cli.main(
+        [
+            "compare",
+            "--dataset",
+            name,
+            "--mock-data",
+            "20",
+            "--epochs",
+            "1",
+            "--seeds",
+            "1",
+            "--losses",
+            "square",
+            "--output-dir",
+            str(tmp_path),
+            "--no-progress",
+            "--no-plot",
+        ]
+    )
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert f"{name}: {inputs}, " in results["config"]["setup"] and results["config"]["model"] == model

@@ -64,11 +64,18 @@ FLAGS = {
     "--label-column": ([*CSV, "--label-column", "y"], CSV, lambda t: t.model.output_shape[-1], 3),
     "--test-fraction": ([*NPZ, "--test-fraction", "0.5"], NPZ, held_out_test_examples, 20),
     "--validation-fraction": ([*NPZ, "--validation-fraction", "0.25"], NPZ, training_examples, 24),
-    "--mock-data": (["--dataset", "iris", "--mock-data", "30"], ["--dataset", "iris", "--mock-data", "20"],
-                    training_examples, 27),
-    "--image-size": (["--dataset", "cifar10", "--model", "cnn", "--mock-data", "16", "--batch-size", "8",
-                      "--image-size", "16"], ["--dataset", "cifar10", "--model", "cnn", "--mock-data", "16",
-                                              "--batch-size", "8"], lambda t: t.model.input_shape[1:], (16, 16, 3)),
+    "--mock-data": (
+        ["--dataset", "iris", "--mock-data", "30"],
+        ["--dataset", "iris", "--mock-data", "20"],
+        training_examples,
+        27,
+    ),
+    "--image-size": (
+        ["--dataset", "cifar10", "--model", "cnn", "--mock-data", "16", "--batch-size", "8", "--image-size", "16"],
+        ["--dataset", "cifar10", "--model", "cnn", "--mock-data", "16", "--batch-size", "8"],
+        lambda t: t.model.input_shape[1:],
+        (16, 16, 3),
+    ),
     "--model": (["--model", "cnn"], [], lambda t: t.task.model, "cnn"),
     "--losses": (["--losses", "squentropy,ce"], [], lambda t: type(t.model.loss).__name__, "Squentropy"),
     "--seeds": (["--seeds", "4"], [], lambda t: len(t.runs), 20),  # 5 default losses x 4 seeds
@@ -89,15 +96,23 @@ TRANSLATION_FLAGS = {
 # Refused on TensorFlow, each with an error naming it (on JAX they take effect: tests/experiments/test_compare_jax.py).
 REFUSED = {
     "--strategy": (["--strategy", "data_parallel"], "--strategy: data_parallel is keras.distribution on JAX"),
-    "--coordinator-address": (["--strategy", "auto", "--coordinator-address", "127.0.0.1:1"],
-                              "--coordinator-address: applies to JAX (--strategy data_parallel)"),
-    "--num-processes": (["--num-processes", "2"], "--num-processes: applies to --strategy data_parallel (JAX), "
-                        "not default"),
+    "--coordinator-address": (
+        ["--strategy", "auto", "--coordinator-address", "127.0.0.1:1"],
+        "--coordinator-address: applies to JAX (--strategy data_parallel)",
+    ),
+    "--num-processes": (
+        ["--num-processes", "2"],
+        "--num-processes: applies to --strategy data_parallel (JAX), not default",
+    ),
     "--process-id": (["--strategy", "auto", "--process-id", "1"], "--process-id: applies to JAX"),
 }
 # Where and how the results are written: not part of what is trained (nor of a comparison's identity).
-PRESENTATION = {"--output-dir": ("output_dir", "elsewhere"), "--overwrite": ("overwrite", True),
-                "--no-plot": ("plot", False), "--no-progress": ("progress", False)}
+PRESENTATION = {
+    "--output-dir": ("output_dir", "elsewhere"),
+    "--overwrite": ("overwrite", True),
+    "--no-plot": ("plot", False),
+    "--no-progress": ("progress", False),
+}
 
 
 def test_every_flag_is_here():

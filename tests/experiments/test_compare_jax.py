@@ -14,22 +14,45 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 
 # Digits, 2 losses x 1 seed, 3 steps of a global batch of 24. (The per-epoch validation of two processes leaves
 # out the last, partial batch of the 359 test examples: `Strategy.distribute_dataset`; the final metrics see all.)
-COMPARE = ["-m", "keras_losses_cli", "compare", "--losses", "ce,square", "--seeds", "1", "--epochs", "1",
-           "--steps-per-epoch", "3", "--batch-size", "24", "--no-progress", "--no-plot"]
+COMPARE = [
+    "-m",
+    "keras_losses_cli",
+    "compare",
+    "--losses",
+    "ce,square",
+    "--seeds",
+    "1",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "3",
+    "--batch-size",
+    "24",
+    "--no-progress",
+    "--no-plot",
+]
 
 
 def test_one_and_two_jax_processes_compare_to_the_same_numbers(tmp_path):
     one, two = tmp_path / "one-process", tmp_path / "two-processes"
     processes = [start([*COMPARE, "--output-dir", one], env={"KERAS_BACKEND": "jax"})]
-    processes += [start([*COMPARE, "--strategy", "data_parallel", "--output-dir", two], env=env)
-                  for env in jax_cluster(2)]
+    processes += [
+        start([*COMPARE, "--strategy", "data_parallel", "--output-dir", two], env=env) for env in jax_cluster(2)
+    ]
     outputs = finish(processes)
     assert "Done: the chief (process 0) wrote the report" in outputs[2]  # process 1 prints no table
     alone, together = (json.loads((folder / "results.json").read_text()) for folder in (one, two))
     assert (alone["config"]["keras_backend"], alone["config"]["strategy"]) == ("jax", "default")
     assert (together["config"]["strategy"], together["config"]["replicas"]) == ("DataParallel", 2)
-    assert sorted(p.name for p in two.iterdir()) == ["comparison.json", "report.md", "results.json", "runs",
-                                                     "runs.csv", "summary.csv", "verdicts.csv"]  # no worker folder
+    assert sorted(p.name for p in two.iterdir()) == [
+        "comparison.json",
+        "report.md",
+        "results.json",
+        "runs",
+        "runs.csv",
+        "summary.csv",
+        "verdicts.csv",
+    ]  # no worker folder
     for run, reference in zip(together["runs"], alone["runs"]):
         assert (run["loss"], run["seed"]) == (reference["loss"], reference["seed"])
         for name, value in reference["metrics"].items():

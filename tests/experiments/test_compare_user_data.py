@@ -24,7 +24,7 @@ def check_outputs(output, results, test_examples):
     assert sorted(runs) == [("ce", 0), ("ce", 1), ("square", 0), ("square", 1)]
     for loss, seed in runs:
         probabilities = np.load(output / "runs" / loss / f"seed-{seed}" / "true_class_probabilities.npy")
-        assert probabilities.shape == (test_examples,) and ((0 <= probabilities) & (probabilities <= 1)).all()
+        assert probabilities.shape == (test_examples,) and ((probabilities >= 0) & (probabilities <= 1)).all()
     with open(output / "verdicts.csv") as handle:
         verdicts = {row["metric"]: row for row in csv.DictReader(handle) if row["loss"] == "square"}
     for metric in ("accuracy", "nll", "ece", "calibrated_nll", "calibrated_ece"):
@@ -86,16 +86,18 @@ def test_changed_settings_are_refused_unless_overwrite(npz_data, npz_run, tmp_pa
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"--output-dir: {output} holds a comparison with other settings: --label-smoothing 0.1 (there: 0.0)" in error
     assert "Pass --overwrite" in error
-    results = compare(npz_data, output, "--label-smoothing", "0.1", "--overwrite", "--losses", "ce,squentropy",
-                      "--seeds", "1")
+    results = compare(
+        npz_data, output, "--label-smoothing", "0.1", "--overwrite", "--losses", "ce,squentropy", "--seeds", "1"
+    )
     assert sorted((r["loss"], r["seed"]) for r in results["runs"]) == [("ce", 0), ("squentropy", 0)]
     assert not (output / "runs" / "square").exists()  # the old comparison's runs are gone
 
 
 def test_csv_with_class_names(tmp_path):
     rng = np.random.default_rng(1)
-    rows = ["x1,kind,x2"] + [f"{rng.normal() + i % 2:.4f},{['bird', 'fish'][i % 2]},{rng.normal():.4f}"
-                             for i in range(40)]
+    rows = ["x1,kind,x2"] + [
+        f"{rng.normal() + i % 2:.4f},{['bird', 'fish'][i % 2]},{rng.normal():.4f}" for i in range(40)
+    ]
     (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
     results = compare(tmp_path / "data.csv", tmp_path / "out", "--label-column", "kind", "--test-fraction", "0.25")
     check_outputs(tmp_path / "out", results, test_examples=10)
@@ -120,7 +122,7 @@ def test_text_folder_with_train_and_test(tmp_path):
         for name, vocabulary in words.items():
             (tmp_path / "texts" / split / name).mkdir(parents=True)
             for i in range(count):
-                (tmp_path / "texts" / split / name / f"{i}.txt").write_text(" ".join(vocabulary.split()[i % 5:]))
+                (tmp_path / "texts" / split / name / f"{i}.txt").write_text(" ".join(vocabulary.split()[i % 5 :]))
     results = compare(tmp_path / "texts", tmp_path / "out")
     check_outputs(tmp_path / "out", results, test_examples=6)
     assert "texts of 200 tokens, 2 classes, 22 train, 2 validation, 6 test" in results["config"]["setup"]

@@ -6,8 +6,12 @@ from keras_losses.experiments.loss_specs import build_loss, default_square_param
 
 
 def test_split_keeps_square_arguments_together():
-    assert split_specs("ce, square:1,15,encouraging:0.75,squentropy") == ["ce", "square:1,15", "encouraging:0.75",
-                                                                           "squentropy"]
+    assert split_specs("ce, square:1,15,encouraging:0.75,squentropy") == [
+        "ce",
+        "square:1,15",
+        "encouraging:0.75",
+        "squentropy",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -41,11 +41,31 @@ def epochs_logged(output, loss, seed):
 def test_killed_comparison_resumes_without_training_anything_twice(tmp_path, capsys):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "data.npz", x_train=rng.normal(size=(40, 4)).astype("float32"), y_train=np.arange(40) % 2)
-    arguments = ["compare", "--data", str(tmp_path / "data.npz"), "--losses", "ce,square", "--seeds", "1",
-                 "--epochs", "3", "--batch-size", "8", "--output-dir", str(tmp_path / "out"), "--no-progress"]
+    arguments = [
+        "compare",
+        "--data",
+        str(tmp_path / "data.npz"),
+        "--losses",
+        "ce,square",
+        "--seeds",
+        "1",
+        "--epochs",
+        "3",
+        "--batch-size",
+        "8",
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--no-progress",
+    ]
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.run([sys.executable, "-c", CHILD, *arguments], check=False, capture_output=True, text=True, timeout=300,
-                           env=environment)
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD, *arguments],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+    )
     assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
 
     output = tmp_path / "out"

@@ -24,8 +24,13 @@ def usage_error(arguments, capsys):
 @pytest.fixture(scope="module")
 def data_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
-    np.savez(folder / "d.npz", x_train=np.zeros((20, 3)), y_train=np.arange(20) % 2,
-             x_test=np.zeros((4, 3)), y_test=np.arange(4) % 2)
+    np.savez(
+        folder / "d.npz",
+        x_train=np.zeros((20, 3)),
+        y_train=np.arange(20) % 2,
+        x_test=np.zeros((4, 3)),
+        y_test=np.arange(4) % 2,
+    )
     (folder / "d.csv").write_text("a,label\n" + "".join(f"{i},{i % 2}\n" for i in range(10)))
     for name in ("cat", "dog"):
         (folder / "texts" / name).mkdir(parents=True)
@@ -37,15 +42,19 @@ def data_files(tmp_path_factory):
 @pytest.mark.parametrize(
     "arguments,message",
     [
-        (["--model", "resnet50"], ("--model: digits: images 8x8x1 are too small for resnet50 (keras.applications "
-         "needs at least 32x32)")),
+        (
+            ["--model", "resnet50"],
+            ("--model: digits: images 8x8x1 are too small for resnet50 (keras.applications needs at least 32x32)"),
+        ),
         (["--model", "efficientnet_b0"], "--model: digits: images 8x8x1 are too small for efficientnet_b0"),
         (["--model", "text"], "--model: digits: text takes text inputs, not images 8x8x1; use --model mlp, cnn"),
         (["--model", "transformer_tiny"], "--model: 'transformer_tiny' does not fit 'digits'"),
         (["--dataset", "wmt14_translate/de-en", "--model", "resnet50"], "does not fit 'wmt14_translate/de-en'"),
         (["--label-smoothing", "1.5"], "--label-smoothing: must be in [0, 1). Received: 1.5"),
-        (["--image-size", "32"], ("--image-size: applies to tensorflow-datasets image sets and image folders only; "
-         "digits has 8x8 images")),
+        (
+            ["--image-size", "32"],
+            ("--image-size: applies to tensorflow-datasets image sets and image folders only; digits has 8x8 images"),
+        ),
         (["--mock-data", "16"], "--mock-data: applies to tensorflow-datasets sets only"),
         (["--label-column", "y"], "--label-column: applies to .csv data only"),
         (["--test-fraction", "0.3"], "--test-fraction: digits has a fixed test split"),
@@ -71,16 +80,25 @@ def test_usage_errors_name_the_flag(arguments, message, capsys):
 @pytest.mark.parametrize(
     "arguments,message",
     [
-        (["--data", "{d}/d.csv", "--image-size", "32"], ("--image-size: applies to tensorflow-datasets image sets and "
-         "image folders only; {d}/d.csv has no images to resize")),
+        (
+            ["--data", "{d}/d.csv", "--image-size", "32"],
+            (
+                "--image-size: applies to tensorflow-datasets image sets and "
+                "image folders only; {d}/d.csv has no images to resize"
+            ),
+        ),
         (["--data", "{d}/texts", "--image-size", "32"], "--image-size: {d}/texts has no images to resize (text"),
         (["--data", "{d}/d.npz", "--mock-data", "8"], "--mock-data: applies to tensorflow-datasets sets only"),
         (["--data", "{d}/d.npz", "--label-column", "y"], "--label-column: applies to .csv data only"),
         (["--data", "{d}/d.npz", "--dataset", "digits"], "--data: give --dataset or --data, not both"),
-        (["--data", "{d}/d.npz", "--test-fraction", "0.5"], ("d.npz: has its own test split (x_test, y_test); "
-         "--test-fraction does not apply")),
-        (["--data", "{d}/d.npz", "--model", "cnn"], ("--model: {d}/d.npz: cnn takes image inputs, not vectors of 3 "
-         "numbers; use --model mlp or auto")),
+        (
+            ["--data", "{d}/d.npz", "--test-fraction", "0.5"],
+            ("d.npz: has its own test split (x_test, y_test); --test-fraction does not apply"),
+        ),
+        (
+            ["--data", "{d}/d.npz", "--model", "cnn"],
+            ("--model: {d}/d.npz: cnn takes image inputs, not vectors of 3 numbers; use --model mlp or auto"),
+        ),
         (["--data", "{d}"], "{d}: only the class folder 'texts'; expected one sub-folder of examples per class"),
     ],
 )
@@ -92,8 +110,9 @@ def test_flags_that_do_not_apply_to_user_data(arguments, message, data_files, ca
 
 
 def test_a_batch_larger_than_the_mock_data_is_refused(tmp_path, capsys):
-    error = usage_error(["--dataset", "cifar10", "--model", "cnn", "--mock-data", "16", "--output-dir",
-                         str(tmp_path)], capsys)
+    error = usage_error(
+        ["--dataset", "cifar10", "--model", "cnn", "--mock-data", "16", "--output-dir", str(tmp_path)], capsys
+    )
     # 16 mock examples less 2 for the validation split; CIFAR's recipe batch is 128 and drops the remainder.
     assert "--batch-size: 128 is more than the 14 training examples (--mock-data): no full batch" in error
     assert not (tmp_path / "runs").exists()
@@ -115,13 +134,21 @@ def test_every_option_says_its_default(capsys):
     with pytest.raises(SystemExit):
         cli.main(["compare", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    for default in ("(default: keras-losses-compare)", "(default: 3)", "(default: auto)", "(default: 0.0)",
-                    "(default: digits)", "(default: label)", "(default: 0.2)", "(default: 0.1,"):
+    for default in (
+        "(default: keras-losses-compare)",
+        "(default: 3)",
+        "(default: auto)",
+        "(default: 0.0)",
+        "(default: digits)",
+        "(default: label)",
+        "(default: 0.2)",
+        "(default: 0.1,",
+    ):
         assert default in text
     recipe = recipes.RECIPES["digits"]
     assert f"digits and your data: {recipe.epochs}" in text and f"digits and your data: {recipe.batch_size}" in text
     assert f"Adam {recipe.learning_rate:g}" in text
-    help_lines = [action for action in cli.build_parser()._subparsers._group_actions[0].choices["compare"]._actions]
+    help_lines = list(cli.build_parser()._subparsers._group_actions[0].choices["compare"]._actions)
     assert all(action.help for action in help_lines)
 
 
@@ -135,7 +162,8 @@ def test_the_console_script_answers_without_importing_tensorflow():
         "        print(exit.code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
     )
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    result = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60,
-                            env=environment)
+    result = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60, env=environment
+    )
     assert result.stdout.splitlines()[-2:] == ["0 False False", "2 False False"], result.stderr
     assert "--label-smoothing: must be in [0, 1)" in result.stderr

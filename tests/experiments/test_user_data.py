@@ -54,22 +54,38 @@ MALFORMED = {
         lambda p: npz(p / "d.npz", x_train=X[:3], y_train=np.array([0, 1, 1])),
         "cannot hold out 0.2 of the 3 examples (--test-fraction) with every one of the 2 classes on both sides",
     ),
-    "csv without the label column": (lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS, "a,b,c")),
-                                     "no column 'label' (--label-column); the columns are: a, b, c"),
-    "csv non-numeric feature": (lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:4] + ["1,x,0"] + GOOD_ROWS[5:])),
-                                "d.csv: row 6, column 'b' 'x' is not a number"),
-    "csv empty feature": (lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:2] + [",1,0"] + GOOD_ROWS[3:])),
-                          "row 4, column 'a' is empty"),
-    "csv NaN feature": (lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:2] + ["nan,1,0"] + GOOD_ROWS[3:])),
-                        "row 4, column 'a' is nan; features must be finite"),
-    "csv ragged row": (lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:2] + ["1,0"] + GOOD_ROWS[3:])),
-                       "row 4 has 2 fields, the header 3"),
-    "csv non-integer label": (lambda p: text_file(p / "d.csv", csv_text([f"{i},1,{i % 2 + 0.5}" for i in range(20)])),
-                              "column 'label' has the non-integer label 0.5"),
-    "csv single class": (lambda p: text_file(p / "d.csv", csv_text([f"{i},1,cat" for i in range(20)])),
-                         "needs two classes"),
-    "csv not UTF-8": (lambda p: (p / "d.csv").write_bytes(b"a,label\n\xff\xfe,1\n") and p / "d.csv",
-                      "cannot read it as a UTF-8 .csv file"),
+    "csv without the label column": (
+        lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS, "a,b,c")),
+        "no column 'label' (--label-column); the columns are: a, b, c",
+    ),
+    "csv non-numeric feature": (
+        lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:4] + ["1,x,0"] + GOOD_ROWS[5:])),
+        "d.csv: row 6, column 'b' 'x' is not a number",
+    ),
+    "csv empty feature": (
+        lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:2] + [",1,0"] + GOOD_ROWS[3:])),
+        "row 4, column 'a' is empty",
+    ),
+    "csv NaN feature": (
+        lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:2] + ["nan,1,0"] + GOOD_ROWS[3:])),
+        "row 4, column 'a' is nan; features must be finite",
+    ),
+    "csv ragged row": (
+        lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:2] + ["1,0"] + GOOD_ROWS[3:])),
+        "row 4 has 2 fields, the header 3",
+    ),
+    "csv non-integer label": (
+        lambda p: text_file(p / "d.csv", csv_text([f"{i},1,{i % 2 + 0.5}" for i in range(20)])),
+        "column 'label' has the non-integer label 0.5",
+    ),
+    "csv single class": (
+        lambda p: text_file(p / "d.csv", csv_text([f"{i},1,cat" for i in range(20)])),
+        "needs two classes",
+    ),
+    "csv not UTF-8": (
+        lambda p: (p / "d.csv").write_bytes(b"a,label\n\xff\xfe,1\n") and p / "d.csv",
+        "cannot read it as a UTF-8 .csv file",
+    ),
 }
 
 
@@ -97,16 +113,28 @@ def make_folder(root, classes, per_class, suffix=".txt"):
 FOLDERS = {
     "one class": (lambda p: make_folder(p / "d", ["cat"], 4), "only the class folder 'cat'"),
     "no class folders": (lambda p: (p / "d").mkdir() or p / "d", "no class folders"),
-    "an empty class": (lambda p: make_folder(p / "d", ["cat", "dog"], 4) and (p / "d/eel").mkdir() or p / "d",
-                       "eel: no images"),
-    "images and texts": (lambda p: make_folder(p / "d", ["cat", "dog"], 4) and text_file(p / "d/cat/x.png", "") and
-                         p / "d", "mixes images and .txt files"),
-    "a broken image": (lambda p: make_folder(p / "d", ["cat", "dog"], 4, ".png") and p / "d",
-                       "0.png: not a readable image"),
-    "test classes differ": (lambda p: make_folder(p / "d/train", ["cat", "dog"], 4) and
-                            make_folder(p / "d/test", ["cat", "eel"], 2) and p / "d", "they must be the same"),
-    "text not UTF-8": (lambda p: make_folder(p / "d", ["cat", "dog"], 4) and
-                       (p / "d/cat/0.txt").write_bytes(b"\xff\xfe") and p / "d", "not a readable UTF-8 text file"),
+    "an empty class": (
+        lambda p: (make_folder(p / "d", ["cat", "dog"], 4) and (p / "d/eel").mkdir()) or p / "d",
+        "eel: no images",
+    ),
+    "images and texts": (
+        lambda p: make_folder(p / "d", ["cat", "dog"], 4) and text_file(p / "d/cat/x.png", "") and p / "d",
+        "mixes images and .txt files",
+    ),
+    "a broken image": (
+        lambda p: make_folder(p / "d", ["cat", "dog"], 4, ".png") and p / "d",
+        "0.png: not a readable image",
+    ),
+    "test classes differ": (
+        lambda p: (
+            make_folder(p / "d/train", ["cat", "dog"], 4) and make_folder(p / "d/test", ["cat", "eel"], 2) and p / "d"
+        ),
+        "they must be the same",
+    ),
+    "text not UTF-8": (
+        lambda p: make_folder(p / "d", ["cat", "dog"], 4) and (p / "d/cat/0.txt").write_bytes(b"\xff\xfe") and p / "d",
+        "not a readable UTF-8 text file",
+    ),
 }
 
 
@@ -133,8 +161,9 @@ def test_held_out_split_is_stratified_and_seeded(tmp_path):
 
 
 def test_csv_class_names_are_numbered_in_sorted_order(tmp_path):
-    path = text_file(tmp_path / "d.csv", csv_text([f"{i},{i * 2},{['dog', 'cat', 'eel'][i % 3]}" for i in range(30)],
-                                                  "x,y,animal"))
+    path = text_file(
+        tmp_path / "d.csv", csv_text([f"{i},{i * 2},{['dog', 'cat', 'eel'][i % 3]}" for i in range(30)], "x,y,animal")
+    )
     data = user_data.read_csv(path, "animal", test_fraction=0.2)
     assert data.class_names == ("cat", "dog", "eel")
     # Row i has x = i and the class of i % 3: dog (1), cat (0), eel (2).

@@ -70,8 +70,12 @@ def test_seeds_to_resolve_edge_cases():
 
 
 def test_compare_with_baseline_pairs_by_seed():
-    runs = {("ce", 0): {"accuracy": 0.8}, ("ce", 1): {"accuracy": 0.9},
-            ("square", 0): {"accuracy": 0.85}, ("square", 1): {"accuracy": 0.97}}
+    runs = {
+        ("ce", 0): {"accuracy": 0.8},
+        ("ce", 1): {"accuracy": 0.9},
+        ("square", 0): {"accuracy": 0.85},
+        ("square", 1): {"accuracy": 0.97},
+    }
     (d,) = verdict.compare_with_baseline(runs, "ce", ["accuracy"])
     assert (d.loss, d.baseline, d.seeds) == ("square", "ce", 2) and d.mean == pytest.approx(0.06)
     assert d.std == pytest.approx(np.std([0.05, 0.07], ddof=1))
