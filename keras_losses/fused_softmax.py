@@ -25,12 +25,12 @@ Keras' fused cross-entropy's is.
 from keras import ops
 from keras.backend import standardize_dtype
 
-from keras_losses.class_rows import as_rows, true_class_values, with_true_class
+from keras_losses.class_rows import as_labels_shape, as_rows, true_class_values, with_true_class
 from keras_losses.labels import reciprocal
 
 
 def class_bonus(bonus, rows, row_max, shifted_exp, total, log_sum):
-    """`(g(p_j) for every class [M, C], sum_j b(p_j) [M])`, with `p = shifted_exp / total`.
+    """`(g(p_j) for every class [M, C], sum_j b(p_j) [M, 1])`, with `p = shifted_exp / total` (`total` [M, 1]).
 
     `1 - p` is exact for every class: the largest class's (the only one that can exceed 1/2) comes from
     `-expm1(-log_sum)`, once per row; the others' `1 - p` lose nothing for `p <= 1/2`. When the bonus is
@@ -40,16 +40,16 @@ def class_bonus(bonus, rows, row_max, shifted_exp, total, log_sum):
     4 ** -sum p_j >= 1/4` over the classes with `p_j <= 1/2`, and the largest class's `g` is at most
     `max(1e5, 1 + 1 / (1 - LE))`. (`ops.prod` is given the dtype: it returns float32 for float64 on PyTorch.)
     """
-    is_top = ops.equal(rows, row_max[:, None])
+    is_top = ops.equal(rows, row_max)
     p_top, one_minus_p_top = 1.0 / total, -ops.expm1(-log_sum)
     slope_top = bonus.slope(p_top, one_minus_p_top)
     if bonus.log_part_covers_half:
-        slopes = ops.where(is_top, slope_top[:, None], total[:, None] / (total[:, None] - shifted_exp))
-        log_product = ops.log(ops.prod(slopes, axis=-1, dtype=standardize_dtype(slopes.dtype)))
+        slopes = ops.where(is_top, slope_top, total / (total - shifted_exp))
+        log_product = ops.log(ops.prod(slopes, axis=-1, keepdims=True, dtype=standardize_dtype(slopes.dtype)))
         return slopes, bonus.value(p_top, one_minus_p_top) + ops.log(slope_top) - log_product
-    p = shifted_exp / total[:, None]
-    one_minus_p = ops.where(is_top, one_minus_p_top[:, None], 1.0 - p)
-    return bonus.slope(p, one_minus_p), ops.sum(bonus.value(p, one_minus_p), axis=-1)
+    p = shifted_exp / total
+    one_minus_p = ops.where(is_top, one_minus_p_top, 1.0 - p)
+    return bonus.slope(p, one_minus_p), ops.sum(bonus.value(p, one_minus_p), axis=-1, keepdims=True)
 
 
 def sparse_softmax_loss(y_pred, ids, *, label_smoothing=0.0, square_weight=None, bonus=None):
@@ -67,52 +67,57 @@ def sparse_softmax_loss(y_pred, ids, *, label_smoothing=0.0, square_weight=None,
     Returns:
         The loss per example, shape `ids.shape`.
     """
-    rows, flat_ids, classes = as_rows(y_pred, ids)
+    rows, column_ids, classes = as_rows(y_pred, ids)
     s = label_smoothing
     per_class = reciprocal(classes, rows.dtype)
     share = s * per_class  # s / C
 
     @ops.custom_gradient
     def per_row(rows):
-        row_max = ops.max(rows, axis=-1)
-        shifted_exp = ops.exp(rows - row_max[:, None])  # kept for the backward: p = shifted_exp / total
-        total = ops.sum(shifted_exp, axis=-1)
+        row_max = ops.max(rows, axis=-1, keepdims=True)  # per-row quantities are columns [M, 1]
+        shifted_exp = ops.exp(rows - row_max)  # kept for the backward: p = shifted_exp / total
+        total = ops.sum(shifted_exp, axis=-1, keepdims=True)
         log_sum = ops.log(total)
-        true_logit = true_class_values(rows, flat_ids)
+        true_logit = true_class_values(rows, column_ids)
         log_p_true = (true_logit - row_max) - log_sum  # exact as p_y nears 1, as in Keras' kernels
         p_true, one_minus_p_true = ops.exp(log_p_true), -ops.expm1(log_p_true)
         value = -(1.0 - s) * log_p_true
         if s:  # (s/C) sum_i -log p_i; `ops.mean` would be float32 for float64 on JAX and PyTorch
-            value = value + s * (row_max + log_sum - ops.sum(rows, axis=-1) * per_class)
+            value = value + s * (row_max + log_sum - ops.sum(rows, axis=-1, keepdims=True) * per_class)
         slope_true, slopes = 1.0, None
         if bonus is not None:
             slope_true = bonus.slope(p_true, one_minus_p_true)
             value = value + (1.0 - s) * bonus.value(p_true, one_minus_p_true)
             if s:
                 slopes, bonus_sum = class_bonus(bonus, rows, row_max, shifted_exp, total, log_sum)
-                slope_sum = ops.sum(slopes, axis=-1)
+                slope_sum = ops.sum(slopes, axis=-1, keepdims=True)
                 value = value + share * bonus_sum
         if square_weight is not None:
-            squares = ops.sum(ops.square(rows), axis=-1)
+            squares = ops.sum(ops.square(rows), axis=-1, keepdims=True)
             value = value + square_weight * ((1.0 - share) * squares - (1.0 - s) * ops.square(true_logit))
 
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
+            if bonus is None:  # sum_i q_i g_i = 1
+                weighted = upstream
+            else:  # g_y without smoothing
+                weighted = upstream * (slope_true if slopes is None else (1.0 - s) * slope_true + share * slope_sum)
+            if square_weight is None:
+                other = (weighted / total) * shifted_exp
+            else:  # z is read anyway: p from it, so that exp(z - max) need not stay alive until here
+                other = weighted * ops.exp(rows - (row_max + log_sum))
+                other = other + (2.0 * (1.0 - share) * square_weight * upstream) * rows
             true = -(1.0 - s) * slope_true * one_minus_p_true  # (1 - s) g_y (p_y - 1)
-            if slopes is None:  # sum_i q_i g_i is 1 without a bonus, g_y without smoothing
-                other = (upstream * slope_true / total)[:, None] * shifted_exp
-                if s:  # g = 1: (s/C) (G p_y - g_y) with G = C
-                    other = other - (upstream * share)[:, None]
-                    true = true + s * p_true - share
-            else:
-                weight = (1.0 - s) * slope_true + share * slope_sum
-                other = (upstream * weight / total)[:, None] * shifted_exp - (upstream * share)[:, None] * slopes
+            if slopes is not None:
+                other = other - (upstream * share) * slopes
                 true = true + share * (slope_sum * p_true - slope_true)
+            elif s:  # g = 1: (s/C) (G p_y - g_y) with G = C
+                other = other - upstream * share
+                true = true + s * p_true - share
             if square_weight is not None:
-                other = other + (2.0 * (1.0 - share) * square_weight * upstream)[:, None] * rows
                 true = true + 2.0 * (s - share) * square_weight * true_logit
-            return with_true_class(other, flat_ids, upstream * true)
+            return with_true_class(other, column_ids, upstream * true)
 
         return value, gradient
 
-    return ops.reshape(per_row(rows), ops.shape(ids))
+    return as_labels_shape(per_row(rows), ids)

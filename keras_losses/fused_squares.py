@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_losses.class_rows import as_rows, true_class_values, with_true_class
+from keras_losses.class_rows import as_labels_shape, as_rows, true_class_values, with_true_class
 
 
 def sparse_sum_of_squares(z, ids, true_weight, true_target, other_weight=1.0, other_target=None):
@@ -14,25 +14,25 @@ def sparse_sum_of_squares(z, ids, true_weight, true_target, other_weight=1.0, ot
     (`class_rows.with_true_class`), where autodiff would add a scatter of the gathered value and a broadcast
     of the row sum. The class count may be known at run time only.
     """
-    rows, flat_ids, _ = as_rows(z, ids)
+    rows, column_ids, _ = as_rows(z, ids)
 
     def minus_other_target(x):
         return x if other_target is None else x - other_target
 
     @ops.custom_gradient
     def total(rows):
-        true_value = true_class_values(rows, flat_ids)
+        true_value = true_class_values(rows, column_ids)
         shifted = minus_other_target(rows)
-        others = other_weight * ops.sum(ops.square(shifted), axis=-1)
+        others = other_weight * ops.sum(ops.square(shifted), axis=-1, keepdims=True)
         true_term = true_weight * ops.square(true_value - true_target)
         true_term = true_term - other_weight * ops.square(minus_other_target(true_value))
 
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
             scale = 2.0 * upstream
-            other_grad = (scale * other_weight)[:, None] * shifted
-            return with_true_class(other_grad, flat_ids, scale * true_weight * (true_value - true_target))
+            other_grad = (scale * other_weight) * shifted
+            return with_true_class(other_grad, column_ids, scale * true_weight * (true_value - true_target))
 
         return others + true_term, grad
 
-    return ops.reshape(total(rows), ops.shape(ids))
+    return as_labels_shape(total(rows), ids)
