@@ -1,18 +1,33 @@
-"""Forward+backward time and peak memory of every loss against Keras' cross-entropy and a naive formulation.
+"""Training-step time and peak memory of every loss against Keras' cross-entropy, on every backend.
 
-    python benchmarks/loss_speed.py                       # TF graph, TF XLA, then JAX (a subprocess)
-    python benchmarks/loss_speed.py --sizes 256x1000 --repeats 20 --json out.json --markdown out.md
+    python benchmarks/loss_speed.py                                  # every mode, default sizes, prints the table
+    python benchmarks/loss_speed.py --json benchmarks/loss_speed.json   # then: python benchmarks/report.py
+    python benchmarks/loss_speed.py --modes jax,tf-xla --sizes 256x1000 --repeats 20
 
-Times are medians (and minima) of `--repeats` interleaved calls (every variant once per round, in one process per
-backend), reported as ratios to `keras.losses.SparseCategoricalCrossentropy(from_logits=True)` for sparse
-labels and `keras.losses.CategoricalCrossentropy(from_logits=True)` for dense ones. "naive" is the
-straightforward formulation of the same loss (one-hot labels, per-class bonus: the authors' published
-form). Peak memory is XLA's own accounting of the compiled forward+backward (arguments + outputs +
-temporaries, JAX backend) and the GPU allocator's peak where a GPU is present.
+What one timed step does, as training uses a loss: the logits come out of a small dense layer
+(`z = x @ W`, `x` of shape `[N, 8]`), the loss reduces them to its scalar (Keras' `Loss.__call__`, mean
+over the batch), the gradient flows back to `W` and `W` is updated in place (`W.assign_sub(lr * dW)`
+inside the compiled step on TensorFlow; on JAX the jitted step returns the updated `W`, donated, and the
+timer waits for it with `block_until_ready`; on PyTorch `W -= lr * W.grad` under `no_grad`). The
+gradient of the logits is therefore materialised and consumed on the device as in training, and nothing
+of size `[N, C]` is copied to the host. The row "(linear layer, loss = mean of squares)" is the same
+step with about the cheapest loss there is, `mean(z^2)`: what the dense layer and the update cost alone.
+(The mean of the logits would be cheaper still, but XLA fuses its constant gradient into the matrix
+product and makes that slower than cross-entropy.)
+
+Modes: `tf-graph` (`tf.function`), `tf-xla` (`tf.function(jit_compile=True)`), `jax` (`jax.jit`),
+`torch` (eager) and `torch-compile` (`torch.compile` of the forward and loss, backward by AOTAutograd).
+Each backend runs in a process of its own (Keras fixes its backend at import). In one process every
+variant of a size runs once per round, interleaved, for `--repeats` rounds after two warm-up steps;
+the minimum and the median of the rounds are reported, and each loss's ratio to the reference of its
+group: Keras' `SparseCategoricalCrossentropy(from_logits=True)` for class ids, Keras'
+`CategoricalCrossentropy(from_logits=True, label_smoothing=0.1)` on one-hot labels for the smoothed
+rows (where the package's losses get the class ids and `label_smoothing=0.1`). Peak memory is XLA's
+accounting of the compiled step on JAX (arguments + outputs + temporaries - aliased), on a GPU also
+the TensorFlow allocator's peak.
 """
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -22,103 +37,119 @@ import sys
 import time
 
 DEFAULT_SIZES = "256x10,256x1000,8192x32000"
-DENSE_LIMIT = 10_000_000  # dense-label rows are timed only up to this many logits (N * C)
+DEFAULT_MODES = "tf-graph,tf-xla,jax,torch"
+BACKENDS = {"tf-graph": "tensorflow", "tf-xla": "tensorflow", "jax": "jax", "torch": "torch", "torch-compile": "torch"}
+FEATURES = 8  # width of the dense layer's input
+LEARNING_RATE = 1e-3
+SMOOTHING = 0.1
+SPARSE_REFERENCE = "keras SparseCategoricalCrossentropy"
+SMOOTHED_REFERENCE = "keras CategoricalCrossentropy(label_smoothing=0.1), one-hot labels"
+FLOOR = "(linear layer, loss = mean of squares)"
 
 
-def naive_losses():
-    """Straightforward formulations with keras.ops: one-hot labels, every class's term built, then reduced."""
-    from keras import ops
+def variants():
+    """`{(group, name): (loss, label form)}`; the first entry of each group is its reference."""
+    import keras
 
-    def one_hot(y, z):
-        return ops.one_hot(ops.cast(y, "int32"), z.shape[-1], dtype=z.dtype)
-
-    def encouraging(log_end):
-        def fn(y, z):
-            log_p = ops.log_softmax(z, axis=-1)
-            p = ops.exp(log_p)
-            bonus = ops.log(ops.maximum(1.0 - p, 1e-5))
-            if log_end < 1:
-                tangent = ops.log(1.0 - log_end) - (p - log_end) / (1.0 - log_end)
-                bonus = ops.where(p > log_end, tangent, bonus)
-            return ops.mean(-ops.sum(one_hot(y, z) * (log_p - bonus), axis=-1))
-
-        return fn
-
-    def square(k, m):
-        def fn(y, z):
-            target = one_hot(y, z)
-            return ops.mean(ops.mean((1.0 + (k - 1.0) * target) * ops.square(z - m * target), axis=-1))
-
-        return fn
-
-    def squentropy(y, z):
-        target = one_hot(y, z)
-        nll = -ops.sum(target * ops.log_softmax(z, axis=-1), axis=-1)
-        return ops.mean(nll + ops.sum((1.0 - target) * ops.square(z), axis=-1) / (z.shape[-1] - 1))
-
-    return {
-        "encouraging": encouraging(1.0),
-        "conservative_encouraging:0.75": encouraging(0.75),
-        "square:15,30": square(15.0, 30.0),
-        "squentropy": squentropy,
-    }
-
-
-def package_losses():
     import keras_losses
 
-    return {
-        "encouraging": keras_losses.EncouragingLoss(from_logits=True),
-        "conservative_encouraging:0.75": keras_losses.ConservativeEncouragingLoss(log_end=0.75, from_logits=True),
-        "square:15,30": keras_losses.SquareLoss(k=15.0, m=30.0),
-        "squentropy": keras_losses.Squentropy(),
-        "ce (keras_losses)": keras_losses.CrossEntropy(from_logits=True),
-    }
+    def package(label_smoothing=0.0):
+        return {
+            "encouraging": keras_losses.EncouragingLoss(from_logits=True, label_smoothing=label_smoothing),
+            "conservative encouraging (0.75)": keras_losses.ConservativeEncouragingLoss(
+                log_end=0.75, from_logits=True, label_smoothing=label_smoothing
+            ),
+            "square (k 15, m 30)": keras_losses.SquareLoss(k=15.0, m=30.0, label_smoothing=label_smoothing),
+            "squentropy": keras_losses.Squentropy(label_smoothing=label_smoothing),
+            "CrossEntropy (this package)": keras_losses.CrossEntropy(from_logits=True, label_smoothing=label_smoothing),
+        }
+
+    table = {("sparse", SPARSE_REFERENCE): (keras.losses.SparseCategoricalCrossentropy(from_logits=True), "ids")}
+    table[("sparse", FLOOR)] = (lambda y, z: keras.ops.mean(keras.ops.square(z)), "ids")
+    table.update({("sparse", name): (loss, "ids") for name, loss in package().items()})
+    smoothed_reference = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=SMOOTHING)
+    table[("smoothed", SMOOTHED_REFERENCE)] = (smoothed_reference, "one-hot")
+    table.update({("smoothed", name): (loss, "ids") for name, loss in package(SMOOTHING).items()})
+    return table
 
 
-def compile_step(loss_fn, mode):
-    """A compiled function returning (loss, d loss / d logits)."""
-    import keras
-
-    if keras.backend.backend() == "jax":
-        import jax
-
-        return jax.jit(jax.value_and_grad(lambda z, y: loss_fn(y, z)))
+def tensorflow_step(loss_fn, x, w, jit_compile):
     import tensorflow as tf
 
-    def step(z, y):
+    kernel = tf.Variable(w)
+
+    @tf.function(jit_compile=jit_compile)
+    def step(y):
         with tf.GradientTape() as tape:
-            tape.watch(z)
-            loss = loss_fn(y, z)
-        return loss, tape.gradient(loss, z)
+            loss = loss_fn(y, tf.matmul(x, kernel))
+        kernel.assign_sub(LEARNING_RATE * tape.gradient(loss, kernel))
+        return loss
 
-    return tf.function(step, jit_compile=(mode == "tf-xla"))
-
-
-def block(result):
-    import keras
-
-    if keras.backend.backend() == "jax":
-        for x in result:
-            x.block_until_ready()
-    else:
-        result[1].numpy().ravel()[:1]  # forces the gradient
+    return lambda y: float(step(y)), None
 
 
-def xla_peak_bytes(step, z, y):
-    """Arguments + outputs + temporaries of the compiled forward+backward (JAX backend), else None."""
-    import keras
+def jax_step(loss_fn, x, w):
+    import jax
 
-    if keras.backend.backend() != "jax":
-        return None
-    analysis = step.lower(z, y).compile().memory_analysis()
-    if analysis is None:
-        return None
-    return analysis.argument_size_in_bytes + analysis.output_size_in_bytes + analysis.temp_size_in_bytes
+    def step(kernel, y):
+        loss, gradient = jax.value_and_grad(lambda k: loss_fn(y, x @ k))(kernel)
+        return kernel - LEARNING_RATE * gradient, loss
+
+    compiled = jax.jit(step, donate_argnums=0)
+    state = {"kernel": jax.numpy.array(w)}
+
+    def run(y):
+        state["kernel"], _ = compiled(state["kernel"], y)
+        state["kernel"].block_until_ready()
+
+    def peak(y):
+        analysis = compiled.lower(state["kernel"], y).compile().memory_analysis()
+        if analysis is None:
+            return None
+        return (
+            analysis.argument_size_in_bytes
+            + analysis.output_size_in_bytes
+            + analysis.temp_size_in_bytes
+            - analysis.alias_size_in_bytes
+        )
+
+    return run, peak
 
 
-def gpu_peak_bytes(run):
-    """The GPU allocator's peak while `run()` executes, where a GPU is present (TensorFlow)."""
+def torch_step(loss_fn, x, w, compiled):
+    import torch
+
+    kernel = torch.tensor(w, requires_grad=True)
+    x = torch.as_tensor(x)
+
+    def forward(kernel, y):
+        return loss_fn(y, x @ kernel)
+
+    if compiled:
+        # Every variant compiles the same function with another closure: one cache entry each.
+        torch._dynamo.config.recompile_limit = 64
+        forward = torch.compile(forward)
+
+    def run(y):
+        forward(kernel, y).backward()
+        with torch.no_grad():
+            kernel.sub_(LEARNING_RATE * kernel.grad)
+        kernel.grad = None
+
+    return run, None
+
+
+def make_step(mode, loss_fn, x, w):
+    """`(run(labels), peak(labels) or None)` for one variant."""
+    if mode in ("tf-graph", "tf-xla"):
+        return tensorflow_step(loss_fn, x, w, jit_compile=mode == "tf-xla")
+    if mode == "jax":
+        return jax_step(loss_fn, x, w)
+    return torch_step(loss_fn, x, w, compiled=mode == "torch-compile")
+
+
+def gpu_peak_bytes(run, labels):
+    """TensorFlow's GPU allocator peak over one step, where a GPU is present."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
@@ -128,152 +159,147 @@ def gpu_peak_bytes(run):
     if not tf.config.list_logical_devices("GPU"):
         return None
     tf.config.experimental.reset_memory_stats("GPU:0")
-    run()
+    run(labels)
     return tf.config.experimental.get_memory_info("GPU:0")["peak"]
 
 
-def bench_mode(mode, sizes, repeats, rng_seed=0):
+def bench_size(mode, n, c, repeats, log):
     import keras
     import numpy as np
 
-    rows = []
-    naive = naive_losses()
-    ours = package_losses()
-    for n, c in sizes:
-        rng = np.random.default_rng(rng_seed)
-        z = keras.ops.convert_to_tensor(rng.normal(size=(n, c)).astype("float32") * 3)
-        y = keras.ops.convert_to_tensor(rng.integers(0, c, size=(n,)).astype("int32"))
-        label_forms = [("sparse", y, keras.losses.SparseCategoricalCrossentropy(from_logits=True))]
-        if n * c <= DENSE_LIMIT:
-            dense = keras.ops.one_hot(y, c)
-            label_forms.append(("dense", dense, keras.losses.CategoricalCrossentropy(from_logits=True)))
-        for form, labels, reference in label_forms:
-            variants = {"keras cross-entropy": reference}
-            for name, loss in ours.items():
-                variants[name] = loss
-                if name in naive and form == "sparse":
-                    variants[name + " [naive]"] = naive[name]
-            steps = {name: compile_step(fn, mode) for name, fn in variants.items()}
-            for step in steps.values():  # compile and warm up
-                block(step(z, labels))
-                block(step(z, labels))
-            times = {name: [] for name in steps}
-            for _ in range(repeats):
-                for name, step in steps.items():
-                    start = time.perf_counter()
-                    block(step(z, labels))
-                    times[name].append(time.perf_counter() - start)
-            base = statistics.median(times["keras cross-entropy"])
-            base_memory = _peak(steps["keras cross-entropy"], z, labels)
-            for name in steps:
-                median = statistics.median(times[name])
-                memory = _peak(steps[name], z, labels)
-                rows.append(
-                    {
-                        "mode": mode,
-                        "size": f"{n}x{c}",
-                        "labels": form,
-                        "loss": name,
-                        "median_ms": 1000 * median,
-                        "min_ms": 1000 * min(times[name]),
-                        "ratio_to_keras_ce": median / base,
-                        "peak_mb": None if memory is None else memory / 2**20,
-                        "memory_ratio_to_keras_ce": None if memory is None or not base_memory else memory / base_memory,
-                    }
-                )
-            for name in ours:
-                if name + " [naive]" in times:
-                    speedup = statistics.median(times[name + " [naive]"]) / statistics.median(times[name])
-                    next(r for r in rows if r["loss"] == name and r["size"] == f"{n}x{c}" and r["labels"] == form)[
-                        "speedup_over_naive"
-                    ] = speedup
-            print(f"  {mode} {n}x{c} {form}: done", file=sys.stderr, flush=True)
-            del steps  # the compiled steps hold [N, C] buffers: free them before the next size
-            gc.collect()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, FEATURES)).astype("float32")
+    w = (rng.normal(size=(FEATURES, c)) * 3 / np.sqrt(FEATURES)).astype("float32")  # logits ~ N(0, 9)
+    ids = rng.integers(0, c, size=(n,)).astype("int32")
+    labels = {"ids": keras.ops.convert_to_tensor(ids), "one-hot": keras.ops.one_hot(ids, c)}
+    steps, peaks = {}, {}
+    for key, (loss, form) in variants().items():
+        run, peak = make_step(mode, loss, keras.ops.convert_to_tensor(x), w)
+        run(labels[form])  # compile
+        run(labels[form])
+        steps[key] = (run, labels[form])
+        peaks[key] = peak(labels[form]) if peak else gpu_peak_bytes(run, labels[form])
+    log(f"{mode} {n}x{c}: compiled {len(steps)} variants")
+    times = {key: [] for key in steps}
+    for _ in range(repeats):
+        for key, (run, label) in steps.items():
+            start = time.perf_counter()
+            run(label)
+            times[key].append(time.perf_counter() - start)
+    return [
+        {
+            "mode": mode,
+            "size": f"{n}x{c}",
+            "group": group,
+            "loss": name,
+            "median_ms": 1000 * statistics.median(t),
+            "min_ms": 1000 * min(t),
+            "peak_mb": None if peaks[(group, name)] is None else peaks[(group, name)] / 2**20,
+        }
+        for (group, name), t in times.items()
+    ]
+
+
+def add_ratios(rows):
+    """Each row's median, minimum and peak memory as a ratio to its group's reference (same mode and size)."""
+    references = {}
+    for row in rows:
+        reference = SPARSE_REFERENCE if row["group"] == "sparse" else SMOOTHED_REFERENCE
+        if row["loss"] == reference:
+            references[(row["mode"], row["size"], row["group"])] = row
+    for row in rows:
+        base = references[(row["mode"], row["size"], row["group"])]
+        row["median_ratio"] = row["median_ms"] / base["median_ms"]
+        row["min_ratio"] = row["min_ms"] / base["min_ms"]
+        has_memory = row["peak_mb"] is not None and base["peak_mb"]
+        row["memory_ratio"] = row["peak_mb"] / base["peak_mb"] if has_memory else None
     return rows
-
-
-def _peak(step, z, labels):
-    memory = xla_peak_bytes(step, z, labels)
-    return memory if memory is not None else gpu_peak_bytes(lambda: block(step(z, labels)))
 
 
 def machine():
     import keras
 
-    cores = os.cpu_count()
-    text = f"{platform.processor() or platform.machine()}, {cores} cores, Keras {keras.__version__} ({keras.backend.backend()})"
-    try:
+    text = f"{platform.machine()}, {os.cpu_count()} CPU cores, Keras {keras.__version__}"
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        text += f", TensorFlow {tf.__version__}"
+    elif backend == "jax":
         import jax
 
-        devices = {d.device_kind for d in jax.devices()}
-        text += f", JAX devices: {', '.join(sorted(devices))}"
-    except ImportError:
-        pass
+        text += f", JAX {jax.__version__} ({', '.join(sorted({d.device_kind for d in jax.devices()}))})"
+    else:
+        import torch
+
+        text += f", PyTorch {torch.__version__}"
     return text
 
 
-def markdown(rows):
-    lines = [
-        "| mode | size | labels | loss | median ms | min ms | × keras CE | × faster than naive | peak MB | × CE memory |",
-        "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+def worker(args):
+    """Runs the modes of this process's backend; prints `{"machine", "rows"}` as JSON."""
+    import keras
+
+    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
+    rows = []
+    for mode in args.modes.split(","):
+        for n, c in sizes:
+            rows += bench_size(mode, n, c, args.repeats, lambda text: print(text, file=sys.stderr, flush=True))
+            keras.backend.clear_session()
+    print(json.dumps({"machine": machine(), "rows": rows}))
+
+
+def run_backend(backend, modes, args):
+    """One worker process per backend (Keras fixes its backend at import)."""
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--worker",
+        f"--modes={','.join(modes)}",
+        f"--sizes={args.sizes}",
+        f"--repeats={args.repeats}",
     ]
-    for r in rows:
-        if r["loss"].endswith("[naive]"):
-            continue
-        speedup = f"{r['speedup_over_naive']:.2f}" if "speedup_over_naive" in r else ""
-        memory = f"{r['peak_mb']:.1f}" if r["peak_mb"] is not None else "n/a"
-        memory_ratio = f"{r['memory_ratio_to_keras_ce']:.2f}" if r["memory_ratio_to_keras_ce"] else "n/a"
-        lines.append(
-            f"| {r['mode']} | {r['size']} | {r['labels']} | {r['loss']} | {r['median_ms']:.2f} | {r['min_ms']:.2f} | "
-            f"{r['ratio_to_keras_ce']:.2f} | {speedup} | {memory} | {memory_ratio} |"
-        )
-    return "\n".join(lines)
+    environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    output = subprocess.run(command, env=environment, stdout=subprocess.PIPE, text=True, check=False)
+    if output.returncode != 0:
+        sys.exit(f"the {backend} benchmark ({', '.join(modes)}) failed with exit code {output.returncode}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated NxC")
-    parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--modes", default="tf-graph,tf-xla,jax", help="any of tf-graph, tf-xla, jax")
-    parser.add_argument("--json", help="write the rows as JSON here")
-    parser.add_argument("--markdown", help="write the table as Markdown here")
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated NxC (default %(default)s)")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds (default %(default)s)")
+    parser.add_argument("--modes", default=DEFAULT_MODES, help=f"any of {', '.join(BACKENDS)} (default %(default)s)")
+    parser.add_argument("--json", help="write the results here (benchmarks/report.py renders them)")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    sizes = [tuple(int(v) for v in s.lower().split("x")) for s in args.sizes.split(",")]
-    modes = args.modes.split(",")
-
-    import keras
-
-    backend = keras.backend.backend()
-    rows = []
-    info = {"machine": machine(), "repeats": args.repeats}
-    if backend != "jax" and "jax" in modes:
-        # Keras fixes its backend at import: the JAX rows come from a second process, run first,
-        # while this one holds no [N, C] buffers.
-        command = [sys.executable, __file__, "--sizes", args.sizes, "--repeats", str(args.repeats), "--modes", "jax", "--json", "-"]
-        output = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": "jax"}, stdout=subprocess.PIPE, text=True)
-        if output.returncode != 0:
-            sys.exit(f"the JAX benchmark failed with exit code {output.returncode}")
-        jax_result = json.loads(output.stdout)
-        rows += jax_result["rows"]
-        info["machine_jax"] = jax_result["machine"]
-    for mode in modes:
-        if (mode == "jax") == (backend == "jax"):
-            rows += bench_mode(mode, sizes, args.repeats)
-    result = {**info, "rows": rows}
-    if args.json == "-":
-        print(json.dumps(result))
-        return
-    table = markdown(rows)
-    print(f"Machine: {info['machine']}\n\n{table}")
+    unknown = set(args.modes.split(",")) - set(BACKENDS)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(BACKENDS)}")
+    if args.worker:
+        return worker(args)
+    started = time.strftime("%Y-%m-%d %H:%M")
+    load = os.getloadavg()
+    result = {"started": started, "load_average_at_start": load, "repeats": args.repeats, "machines": {}, "rows": []}
+    by_backend = {}
+    for mode in args.modes.split(","):
+        by_backend.setdefault(BACKENDS[mode], []).append(mode)
+    for backend, modes in by_backend.items():
+        print(f"running {', '.join(modes)} ...", file=sys.stderr, flush=True)
+        part = run_backend(backend, modes, args)
+        result["machines"][backend] = part["machine"]
+        result["rows"] += part["rows"]
+    result["load_average_at_end"] = os.getloadavg()
+    add_ratios(result["rows"])
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(result, handle, indent=2)
-    if args.markdown:
-        with open(args.markdown, "w") as handle:
-            handle.write(f"Machine: {info['machine']}; median of {args.repeats} interleaved runs.\n\n{table}\n")
+            json.dump(result, handle, indent=1)
+    from report import loss_table  # benchmarks/report.py, next to this file
+
+    print(loss_table(result["rows"]))
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     main()

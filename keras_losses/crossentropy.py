@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_losses.fused_softmax import sparse_softmax_loss
 from keras_losses.labels import standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import log_probabilities, resolve_logits
@@ -15,7 +16,8 @@ def cross_entropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, ign
     `CategoricalCrossentropy` no `ignore_class`; this one takes either label form
     with both, as the other losses of the package do (translation needs
     smoothing and padding together). Sparse, unsmoothed labels use Keras' fused
-    sparse cross-entropy.
+    sparse cross-entropy; smoothed ones a fused kernel whose gradient
+    `softmax(z) - q` is in closed form, without building `q`.
 
     Args:
         y_true: class ids (shape of `y_pred` without its last axis, or with a
@@ -44,9 +46,13 @@ def cross_entropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, ign
     label_smoothing, ignore_class = check_label_arguments(label_smoothing, ignore_class)
     y_pred, from_logits = resolve_logits(y_pred, from_logits, "cross_entropy")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
-    if labels.ids is not None:
+    if labels.ids is not None and not labels.smoothing:
         per_example = ops.sparse_categorical_crossentropy(labels.ids, y_pred, from_logits=from_logits)
         per_example = ops.cast(per_example, y_pred.dtype)
+    elif labels.ids is not None:
+        # Smoothed class ids: gradient softmax(z) - q in closed form, q never built (fused_softmax.py).
+        logits = y_pred if from_logits else log_probabilities(y_pred, from_logits)
+        per_example = sparse_softmax_loss(logits, labels.ids, label_smoothing=labels.smoothing)
     else:
         per_example = -ops.sum(labels.dense * log_probabilities(y_pred, from_logits), axis=-1)
     return labels.mask_ignored(per_example)

@@ -4,6 +4,7 @@ import math
 
 from keras import ops
 
+from keras_losses.fused_softmax import sparse_softmax_loss
 from keras_losses.labels import standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import log_probabilities, resolve_logits
@@ -19,24 +20,50 @@ def _check(log_end, label_smoothing, ignore_class, conservative=False):
     return (log_end, *check_label_arguments(label_smoothing, ignore_class))
 
 
-def bonus(log_p, log_end=1.0):
-    """The bonus `b(p)` for probabilities given as `log_p` (element-wise).
+class Bonus:
+    """The bonus `b(p)` and its gradient factor `g(p) = 1 - p * b'(p)`, element-wise from `p` and `1 - p`.
 
-    `b(p) = log(max(1 - p, 1e-5))` up to `log_end`; beyond it (only when
-    `log_end < 1`), the tangent line `log(1 - LE) - (p - LE) / (1 - LE)`.
-    `1 - p` is computed as `-expm1(log p)`, exact as `p` approaches 1, and both
-    branches stay finite so that neither poisons the gradient. The clamp is a
-    `where` on a constant of the input's dtype: `ops.maximum` and Python floats return
-    float32 for float64 input on PyTorch.
+        b(p) = log(max(1 - p, 1e-5))                 p <= LE
+        b(p) = log(1 - LE) - (p - LE) / (1 - LE)     p >  LE = log_end   (only when log_end < 1)
+
+        g(p) = 1 / (1 - p)           on the log part, 1 - p > 1e-5        (b' = -1 / (1 - p))
+        g(p) = 1                     where the clamp holds, 1 - p <= 1e-5  (b' = 0)
+        g(p) = 1 + p / (1 - LE)      on the tangent, p > LE               (b' = -1 / (1 - LE))
+
+    `dl/dz = g(p_y) * (softmax(z) - onehot(y))` for `l = -log p_y + b(p_y)`. `1 - p` is given by the caller,
+    exact as `p` nears 1 (e.g. `-expm1(log p)`). Every branch stays finite for `p` in [0, 1] (`g <= 1e5` on
+    the log part), so that no untaken branch poisons a gradient. The clamp is a `where` on a constant of
+    the input's dtype: `ops.maximum` and Python floats return float32 for float64 input on PyTorch.
     """
-    one_minus_p = -ops.expm1(log_p)
-    epsilon = ops.convert_to_tensor(BONUS_EPSILON, one_minus_p.dtype)
-    log_part = ops.log(ops.where(one_minus_p > epsilon, one_minus_p, epsilon))
-    if log_end == 1.0:
-        return log_part
-    p = ops.exp(log_p)
-    tangent = math.log(1.0 - log_end) - (p - log_end) / (1.0 - log_end)
-    return ops.where(p > log_end, tangent, log_part)
+
+    def __init__(self, log_end=1.0):
+        self.log_end = log_end
+        #: `b(p) = log(1 - p)` (unclamped) for every `p <= 1/2`: only the largest class can leave the log part.
+        self.log_part_covers_half = log_end >= 0.5
+
+    def _clamped(self, one_minus_p):
+        epsilon = ops.convert_to_tensor(BONUS_EPSILON, one_minus_p.dtype)
+        unclamped = one_minus_p > epsilon
+        return ops.where(unclamped, one_minus_p, epsilon), unclamped
+
+    def value(self, p, one_minus_p):
+        value = ops.log(self._clamped(one_minus_p)[0])
+        if self.log_end == 1.0:
+            return value
+        tangent = math.log(1.0 - self.log_end) - (p - self.log_end) / (1.0 - self.log_end)
+        return ops.where(p > self.log_end, tangent, value)
+
+    def slope(self, p, one_minus_p):
+        clamped, unclamped = self._clamped(one_minus_p)
+        slope = ops.where(unclamped, 1.0 / clamped, ops.ones_like(clamped))
+        if self.log_end == 1.0:
+            return slope
+        return ops.where(p > self.log_end, 1.0 + p / (1.0 - self.log_end), slope)
+
+
+def bonus(log_p, log_end=1.0):
+    """The bonus `b(p)` for probabilities given as `log_p` (element-wise); `1 - p = -expm1(log p)`."""
+    return Bonus(log_end).value(ops.exp(log_p) if log_end < 1.0 else None, -ops.expm1(log_p))
 
 
 def encouraging_loss(y_true, y_pred, *, log_end=1.0, from_logits=False, label_smoothing=0.0, ignore_class=None):
@@ -51,8 +78,17 @@ def encouraging_loss(y_true, y_pred, *, log_end=1.0, from_logits=False, label_sm
     `log_end=1` is the plain encouraging loss; `0 < log_end < 1` the
     conservative one (the paper uses 0.75 and 0.5). For dense or smoothed labels
     `q`: `loss = sum_i q_i * (-log p_i + b(p_i))`. The bonus is <= 0, so **the
-    loss can be negative**: that is expected. With sparse, unsmoothed labels it
-    costs one fused cross-entropy plus a few operations per example.
+    loss can be negative**: that is expected.
+
+    With class-id labels the loss is one fused kernel (`fused_softmax.py`) whose
+    gradient is in closed form, `g(p) = 1 - p * b'(p)` (see `Bonus`):
+
+        dl/dz_j = g(p_y) * (p_j - [j == y])                                  (unsmoothed)
+        dl/dz_j = (1 - s) g(p_y) (p_j - [j == y]) + (s/C) (p_j G - g(p_j))    (smoothing s)
+
+    with `G = sum_i g(p_i)`: the smoothed loss `(1 - s) * EL(y) + (s/C) * sum_i
+    (b(p_i) - log p_i)` differentiated with `d log p_i / dz_j = [i == j] - p_j`.
+    No one-hot or smoothed `[..., C]` label tensor is built.
 
     Args:
         y_true: class ids (shape of `y_pred` without its last axis, or with a
@@ -87,11 +123,10 @@ def encouraging_loss(y_true, y_pred, *, log_end=1.0, from_logits=False, label_sm
     y_pred, from_logits = resolve_logits(y_pred, from_logits, "encouraging_loss")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
     if labels.ids is not None:
-        # Through `nll = -log p_y` the gradient is g(p_y) * (softmax - onehot): the fused
-        # cross-entropy kernel does all the [..., C] work, the bonus is per example.
-        nll = ops.sparse_categorical_crossentropy(labels.ids, y_pred, from_logits=from_logits)
-        nll = ops.cast(nll, y_pred.dtype)  # JAX with x64 on computes it in float64
-        per_example = nll + bonus(-nll, log_end)
+        # One fused kernel with the closed-form gradient g(p_y) * (softmax - onehot) (smoothed: see
+        # fused_softmax.py); probabilities enter it as their logarithms.
+        logits = y_pred if from_logits else log_probabilities(y_pred, from_logits)
+        per_example = sparse_softmax_loss(logits, labels.ids, label_smoothing=labels.smoothing, bonus=Bonus(log_end))
     else:
         log_p = log_probabilities(y_pred, from_logits)
         per_example = ops.sum(labels.dense * (bonus(log_p, log_end) - log_p), axis=-1)

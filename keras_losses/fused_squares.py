@@ -1,36 +1,38 @@
-"""The square terms of the square loss and squentropy for class-id labels, with a fused gradient."""
+"""The square terms of the square loss for class-id labels, with a fused gradient."""
 
 from keras import ops
 
-from keras_losses.labels import num_classes
+from keras_losses.class_rows import as_labels_shape, as_rows, true_class_values, with_true_class
 
 
-def sparse_sum_of_squares(z, ids, true_weight, true_target):
-    """Per example `sum_{i != y} z_i^2 + true_weight * (z_y - true_target)^2`, with a fused gradient.
+def sparse_sum_of_squares(z, ids, true_weight, true_target, other_weight=1.0, other_target=None):
+    """Per example `sum_{i != y} w_o * (z_i - t_o)^2 + w_y * (z_y - t_y)^2`, with a fused gradient.
 
-    The gradient `2 * w_i * (z_i - t_i)` is written as one element-wise expression (a `where` on the
-    true class), where autodiff would add a scatter of the gathered value and a broadcast of the row
-    sum; XLA fuses it into a single pass. The true-class value is gathered from the flattened logits.
-    The class count may be known at run time only.
+    `w_y, t_y` are `true_weight, true_target`; `w_o, t_o` (`other_weight, other_target`, None for 0) apply to
+    every other class (1 and 0 without label smoothing). The gradient `2 * w_i * (z_i - t_i)` is one
+    element-wise pass over the logits followed by a scatter of the true class's entries
+    (`class_rows.with_true_class`), where autodiff would add a scatter of the gathered value and a broadcast
+    of the row sum. The class count may be known at run time only.
     """
-    classes = num_classes(z)
-    rows = ops.reshape(z, (-1, classes))
-    flat_ids = ops.reshape(ids, (-1,))
-    index = ops.arange(ops.shape(flat_ids)[0], dtype="int32") * classes + flat_ids
+    rows, column_ids, _ = as_rows(z, ids)
+
+    def minus_other_target(x):
+        return x if other_target is None else x - other_target
 
     @ops.custom_gradient
     def total(rows):
-        true_value = ops.take(ops.reshape(rows, (-1,)), index)
-        true_term = true_weight * ops.square(true_value - true_target) - ops.square(true_value)
-        value = ops.sum(ops.square(rows), axis=-1) + true_term
+        true_value = true_class_values(rows, column_ids)
+        shifted = minus_other_target(rows)
+        others = other_weight * ops.sum(ops.square(shifted), axis=-1, keepdims=True)
+        true_term = true_weight * ops.square(true_value - true_target)
+        true_term = true_term - other_weight * ops.square(minus_other_target(true_value))
 
         def grad(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
             scale = 2.0 * upstream
-            is_true = ops.equal(ops.arange(classes, dtype="int32")[None, :], flat_ids[:, None])
-            true_grad = scale * true_weight * (true_value - true_target)
-            return ops.where(is_true, true_grad[:, None], scale[:, None] * rows)
+            other_grad = (scale * other_weight) * shifted
+            return with_true_class(other_grad, column_ids, scale * true_weight * (true_value - true_target))
 
-        return value, grad
+        return others + true_term, grad
 
-    return ops.reshape(total(rows), ops.shape(ids))
+    return as_labels_shape(total(rows), ids)

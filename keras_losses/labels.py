@@ -36,6 +36,13 @@ def divide_by(values, divisor):
     return values / ops.cast(divisor, values.dtype)
 
 
+def reciprocal(count, dtype):
+    """`1 / count` for a Python int (a Python float) or an integer tensor (a scalar of `dtype`)."""
+    if isinstance(count, int):
+        return 1.0 / count
+    return 1.0 / ops.cast(count, dtype)
+
+
 def _shapes(y_true, y_pred):
     return f"y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}"
 
@@ -102,11 +109,13 @@ def _check_class_ids(ids, classes, ignore_class):
 class Labels:
     """Standardised labels: `ids` (int32 class ids) or `dense` (float distributions), never both.
 
-    `valid` is the boolean mask of the entries not equal to `ignore_class` (or None).
+    `smoothing` is the label smoothing the loss still has to apply to `ids` (`q = (1 - s) * onehot(y) + s / C`,
+    in closed form, without building `q`); dense labels come already smoothed (`smoothing = 0`). `valid` is
+    the boolean mask of the entries not equal to `ignore_class` (or None).
     """
 
-    def __init__(self, ids=None, dense=None, valid=None):
-        self.ids, self.dense, self.valid = ids, dense, valid
+    def __init__(self, ids=None, dense=None, valid=None, smoothing=0.0):
+        self.ids, self.dense, self.valid, self.smoothing = ids, dense, valid, smoothing
 
     def mask_ignored(self, per_example):
         """Zeroes the entries whose label is `ignore_class` and attaches the mask Keras' reductions read."""
@@ -119,16 +128,15 @@ class Labels:
 
 def smooth(dense, label_smoothing, classes):
     """`(1 - s) * q + s / C`."""
-    if isinstance(classes, int):
-        return dense * (1.0 - label_smoothing) + label_smoothing / classes
-    return dense * (1.0 - label_smoothing) + label_smoothing / ops.cast(classes, dense.dtype)
+    return dense * (1.0 - label_smoothing) + label_smoothing * reciprocal(classes, dense.dtype)
 
 
 def standardize_labels(y_true, y_pred, label_smoothing=0.0, ignore_class=None, dtype="float32"):
     """Infers the label form and applies `ignore_class` and label smoothing.
 
-    Sparse labels stay sparse (the fast path) unless smoothing asks for a dense distribution
-    `q = (1 - s) * onehot(y) + s / C`. `ignore_class` applies to sparse labels only.
+    Sparse labels stay sparse, smoothed or not: their smoothing `q = (1 - s) * onehot(y) + s / C` is left to
+    the loss (`Labels.smoothing`), which never builds `q`. Dense labels are smoothed here. `ignore_class`
+    applies to sparse labels only.
     """
     y_true = ops.convert_to_tensor(y_true)
     classes = num_classes(y_pred)
@@ -150,6 +158,4 @@ def standardize_labels(y_true, y_pred, label_smoothing=0.0, ignore_class=None, d
     if ignore_class is not None:
         valid = ops.not_equal(ids, ignore_class)
         ids = ops.where(valid, ids, ops.zeros_like(ids))
-    if label_smoothing:
-        return Labels(dense=smooth(ops.one_hot(ids, classes, dtype=dtype), label_smoothing, classes), valid=valid)
-    return Labels(ids=ids, valid=valid)
+    return Labels(ids=ids, valid=valid, smoothing=label_smoothing)

@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_losses.fused_squares import sparse_sum_of_squares
-from keras_losses.labels import divide_by, num_classes, standardize_labels
+from keras_losses.labels import divide_by, num_classes, reciprocal, standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import check_raw_outputs
 from keras_losses.validation import check_label_arguments, check_range
@@ -63,7 +63,17 @@ def square_loss(y_true, y_pred, *, k=1.0, m=1.0, label_smoothing=0.0, ignore_cla
     y_pred = check_raw_outputs(y_pred, "square_loss")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
     if labels.ids is not None:
-        total = sparse_sum_of_squares(y_pred, labels.ids, true_weight=k, true_target=m)
+        # q_y = 1 - s + s/C, q_i = s/C for the other classes: weights 1 + (k - 1) q, targets m q.
+        share = labels.smoothing * reciprocal(num_classes(y_pred), y_pred.dtype)
+        true_q = 1.0 - labels.smoothing + share
+        total = sparse_sum_of_squares(
+            y_pred,
+            labels.ids,
+            true_weight=1.0 + (k - 1.0) * true_q,
+            true_target=m * true_q,
+            other_weight=1.0 + (k - 1.0) * share,
+            other_target=m * share if labels.smoothing else None,
+        )
     else:
         q = labels.dense
         total = ops.sum((1.0 + (k - 1.0) * q) * ops.square(y_pred - m * q), axis=-1)

@@ -2,8 +2,8 @@
 
 from keras import ops
 
-from keras_losses.fused_squares import sparse_sum_of_squares
-from keras_losses.labels import divide_by, num_classes, standardize_labels
+from keras_losses.fused_softmax import sparse_softmax_loss
+from keras_losses.labels import num_classes, reciprocal, standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import raw_outputs_or_softmax_input
 from keras_losses.validation import check_label_arguments
@@ -48,14 +48,17 @@ def squentropy(y_true, y_pred, *, label_smoothing=0.0, ignore_class=None):
     label_smoothing, ignore_class = check_label_arguments(label_smoothing, ignore_class)
     y_pred = raw_outputs_or_softmax_input(y_pred, "squentropy")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
+    square_weight = reciprocal(num_classes(y_pred) - 1, y_pred.dtype)
     if labels.ids is not None:
-        nll = ops.cast(ops.sparse_categorical_crossentropy(labels.ids, y_pred, from_logits=True), y_pred.dtype)
-        wrong_squares = sparse_sum_of_squares(y_pred, labels.ids, true_weight=0.0, true_target=0.0)
+        # One fused kernel, gradient softmax(z) - q + 2 / (C - 1) * (1 - q) * z in closed form (fused_softmax.py).
+        per_example = sparse_softmax_loss(
+            y_pred, labels.ids, label_smoothing=labels.smoothing, square_weight=square_weight
+        )
     else:
         q = labels.dense
         nll = -ops.sum(q * ops.log_softmax(y_pred, axis=-1), axis=-1)
-        wrong_squares = ops.sum((1.0 - q) * ops.square(y_pred), axis=-1)
-    return labels.mask_ignored(nll + divide_by(wrong_squares, num_classes(y_pred) - 1))
+        per_example = nll + square_weight * ops.sum((1.0 - q) * ops.square(y_pred), axis=-1)
+    return labels.mask_ignored(per_example)
 
 
 class Squentropy(ClassificationLoss):

@@ -14,6 +14,7 @@ from tests.helpers import BACKEND_SUMMARIES
 ROOT = Path(__file__).parent.parent
 CORE_TESTS = [
     "test_api.py",
+    "test_closed_form_gradients.py",
     "test_docs.py",
     "test_keras_integration.py",
     "test_keras_private.py",
