@@ -5,6 +5,8 @@ Both must happen before the backend initialises its devices, hence here, at impo
 
 import os
 
+import pytest
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras
@@ -21,9 +23,33 @@ elif keras.backend.backend() == "jax":
     jax.config.update("jax_enable_x64", True)
 
 
-def pytest_terminal_summary(terminalreporter):
-    """The pass count of each backend run of tests/test_backends.py."""
-    from tests.helpers import BACKEND_SUMMARIES
+#: The modules whose tests share the session's example runs (tests/examples/conftest.py: `image_run`,
+#: `translation_run`, `mixed_precision_run`): pytest-xdist runs them in one worker, so each run trains once.
+SHARED_RUN_MODULES = {
+    "tests/examples/test_image_classification.py",
+    "tests/examples/test_saved_models.py",
+    "tests/examples/test_translation.py",
+}
 
-    for line in BACKEND_SUMMARIES:
-        terminalreporter.write_line(line)
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's `loadscope` (a module's tests in one worker, so that no module fixture runs twice), with
+    the modules of the shared example runs as one scope. (`--dist loadgroup` would do it with marks, but
+    pytest-xdist 3.8 cannot rename pytest 9's node ids.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndSharedRuns(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            module = nodeid.split("::")[0]
+            return "example runs" if module in SHARED_RUN_MODULES else module
+
+    return ModulesAndSharedRuns(config, log)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The pass count of each backend run of tests/test_backends.py (a property of its report)."""
+    for report in terminalreporter.stats.get("passed", []) + terminalreporter.stats.get("failed", []):
+        for name, value in getattr(report, "user_properties", ()):
+            if name == "backend_summary":
+                terminalreporter.write_line(value)

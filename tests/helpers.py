@@ -32,9 +32,6 @@ def value_and_gradient(fn, x):
     raise NotImplementedError(backend)
 
 
-#: One line per backend run of tests/test_backends.py, printed by conftest.py in the terminal summary.
-BACKEND_SUMMARIES = []
-
 #: Relative tolerance for values reduced by Keras' own averaging reductions of float64 losses: on PyTorch
 #: `ops.divide_no_nan` (in `reduce_values` and `apply_mask`) returns float32 for float64 input, so a
 #: reduced value is exact to float32 precision only there. Per-example values keep float64 everywhere.

@@ -9,8 +9,6 @@ from pathlib import Path
 import keras
 import pytest
 
-from tests.helpers import BACKEND_SUMMARIES
-
 ROOT = Path(__file__).parent.parent
 CORE_TESTS = [
     "test_api.py",
@@ -37,11 +35,11 @@ def test_core_tests_are_every_core_module():
 
 
 @pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
-def test_core_tests_pass_on_backend(backend):
+def test_core_tests_pass_on_backend(backend, record_property):
     if backend == keras.backend.backend():
         pytest.skip("this is the run on that backend itself")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(f"tests/{name}" for name in CORE_TESTS)],
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", *(f"tests/{name}" for name in CORE_TESTS)],
         cwd=ROOT,
         env={**os.environ, "KERAS_BACKEND": backend},
         capture_output=True,
@@ -51,6 +49,6 @@ def test_core_tests_pass_on_backend(backend):
     )
     lines = result.stdout.strip().splitlines()
     summary = lines[-1] if lines else result.stderr[-2000:]
-    BACKEND_SUMMARIES.append(f"core tests on {backend}: {summary}")
+    record_property("backend_summary", f"core tests on {backend}: {summary}")
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " passed" in summary and "failed" not in summary and "error" not in summary
