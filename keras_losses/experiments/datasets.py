@@ -375,18 +375,11 @@ def _prepared(name, source, splits, sizes, image_size):
     if name == "imagenet2012":
         prepared = prepare(lambda image: _center_crop(image, size))
         prepared["train"] = prepare(tf.identity)["train"]  # cropped at random by the augmentation
-        return Examples(
-            name,
-            "image",
-            source.num_classes,
-            shape,
-            **prepared,
-            sizes=sizes,
-            augment=_imagenet_augment(size),
-            drop_remainder=True,
-        )
-    prepared = prepare(lambda image: tf.image.resize(tf.cast(image, "float32"), (size, size)))
-    known = name in IMAGE_DATASETS
+        augment, drop_remainder = _imagenet_augment(size), True
+    else:
+        prepared = prepare(lambda image: tf.image.resize(tf.cast(image, "float32"), (size, size)))
+        known = name in IMAGE_DATASETS  # the CIFAR sets; other tfds image sets are neither augmented nor cut
+        augment, drop_remainder = (_cifar_augment(size) if known else None), known
     return Examples(
         name,
         "image",
@@ -394,8 +387,8 @@ def _prepared(name, source, splits, sizes, image_size):
         shape,
         **prepared,
         sizes=sizes,
-        augment=_cifar_augment(size) if known else None,
-        drop_remainder=known,
+        augment=augment,
+        drop_remainder=drop_remainder,
     )
 
 
