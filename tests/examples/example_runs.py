@@ -46,6 +46,22 @@ TINY_IMAGE_RUN = [
     "3",
     "--deterministic",
 ]
+# ResNet50 and EfficientNet-B0 on 32x32 mock images: one epoch of 2 steps, two validation batches. Per-replica
+# batches of 8: smaller ones make batch normalisation (and so ResNet50) diverge in two steps.
+SMALL_IMAGE_RUN = [
+    "--mock-data",
+    "16",
+    "--image-size",
+    "32",
+    "--batch-size",
+    "8",
+    "--epochs",
+    "1",
+    "--steps-per-epoch",
+    "2",
+    "--validation-steps",
+    "2",
+]
 # The paper's preset (iwslt) shrunk to one small layer: its loss, smoothing, dropout and optimizer apply.
 TINY_TRANSLATION_RUN = [
     "--preset",

@@ -10,6 +10,7 @@ import pytest
 
 from tests.examples.example_runs import (
     IMAGE_SCRIPT,
+    SMALL_IMAGE_RUN,
     TINY_IMAGE_RUN,
     check_image_run,
     start,
@@ -17,22 +18,6 @@ from tests.examples.example_runs import (
 from tests.helpers import run_script_on_two_cpus
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
-
-# Per-replica batches of 8: smaller ones make batch normalisation (and so ResNet50) diverge in two steps.
-SMALL = [
-    "--mock-data",
-    "16",
-    "--image-size",
-    "32",
-    "--batch-size",
-    "8",
-    "--epochs",
-    "1",
-    "--steps-per-epoch",
-    "2",
-    "--validation-steps",
-    "2",
-]
 
 
 def test_tiny_run_follows_its_flags_and_recipe(image_run):
@@ -53,7 +38,7 @@ def test_resnet50_on_cifar100_with_the_papers_square_loss(image_example, tmp_pat
             "resnet50",
             "--loss",
             "square",
-            *SMALL,
+            *SMALL_IMAGE_RUN,
             "--strategy",
             "default",
             "--output-dir",
