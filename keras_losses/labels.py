@@ -15,6 +15,7 @@ of `y_pred` whose last axis has no static size (sparse and dense cannot be told 
 from keras import ops
 
 from keras_losses._keras_private import set_keras_mask
+from keras_losses.inputs import as_tensor
 
 
 def static_size(dimension):
@@ -138,7 +139,7 @@ def standardize_labels(y_true, y_pred, label_smoothing=0.0, ignore_class=None, d
     the loss (`Labels.smoothing`), which never builds `q`. Dense labels are smoothed here. `ignore_class`
     applies to sparse labels only.
     """
-    y_true = ops.convert_to_tensor(y_true)
+    y_true = as_tensor(y_true)
     classes = num_classes(y_pred)
     if not _is_sparse(y_true, y_pred):
         if ignore_class is not None:

@@ -9,16 +9,19 @@ import keras
 from keras import ops
 
 from keras_losses._keras_private import softmax_logits, without_cached_logits
+from keras_losses.inputs import as_tensor
 from keras_losses.user_warnings import warn_user
 
 REDUCED_PRECISION = ("float16", "bfloat16")
 
 
 def upcast(x):
-    """float16/bfloat16 tensors are computed in float32; wider ones as they are."""
-    x = ops.convert_to_tensor(x)
-    if keras.backend.standardize_dtype(x.dtype) in REDUCED_PRECISION:
+    """float16/bfloat16 tensors are computed in float32; wider ones as they are; integers in Keras' floatx."""
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if dtype in REDUCED_PRECISION:
         return ops.cast(x, "float32")
+    if not dtype.startswith("float"):
+        return ops.cast(x, keras.config.floatx())
     return x
 
 
@@ -28,6 +31,7 @@ def resolve_logits(y_pred, from_logits, loss_name):
     This is Keras' handling of softmax outputs in its cross-entropies: the loss is computed from the
     logits, exact where `log(softmax)` would underflow.
     """
+    y_pred = as_tensor(y_pred)
     logits = softmax_logits(y_pred)
     if logits is None:
         return upcast(without_cached_logits(y_pred)), from_logits
@@ -43,6 +47,7 @@ def resolve_logits(y_pred, from_logits, loss_name):
 
 def raw_outputs_or_softmax_input(y_pred, loss_name):
     """Squentropy's `y_pred`: the raw outputs; given a softmax output, it warns and returns the softmax's input."""
+    y_pred = as_tensor(y_pred)
     logits = softmax_logits(y_pred)
     if logits is None:
         return upcast(without_cached_logits(y_pred))
@@ -56,6 +61,7 @@ def raw_outputs_or_softmax_input(y_pred, loss_name):
 
 def check_raw_outputs(y_pred, loss_name):
     """The square loss's `y_pred`, as given; warns when it is the output of a softmax."""
+    y_pred = as_tensor(y_pred)
     if softmax_logits(y_pred) is not None:
         warn_user(
             loss_name,

@@ -14,6 +14,7 @@ CORE_TESTS = [
     "test_api.py",
     "test_closed_form_gradients.py",
     "test_docs.py",
+    "test_inputs.py",
     "test_keras_integration.py",
     "test_keras_private.py",
     "test_losses.py",
