@@ -122,11 +122,13 @@ def main(argv=None):
     _, summary = training.fit(
         model,
         strategy,
-        strategy.distribute_dataset(data.train.repeat(), global_batch),
+        data.epoch_batches,
+        global_batch,
         strategy.distribute_dataset(test, global_batch),
         config.recipe.epochs,
         steps,
         run.output_dir,
+        monitor="val_accuracy",
     )
     with strategy.every_example(test, global_batch) as every_batch:
         logits, labels = training.predict_logits(model, every_batch)
@@ -149,4 +151,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from keras_losses.experiments import training
+
+    training.run_main(main, "image_classification.py")

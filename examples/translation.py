@@ -141,7 +141,16 @@ def configure(args):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    from keras_losses.experiments import arguments, decoding, metrics, recipes, training, translation_data, translator
+    from keras_losses.experiments import (
+        arguments,
+        decoding,
+        metrics,
+        recipes,
+        resume,
+        training,
+        translation_data,
+        translator,
+    )
 
     try:
         config = configure(args)
@@ -153,7 +162,11 @@ def main(argv=None):
     train_pairs, test_pairs = translation_data.load_pairs(config.dataset, run.mock_data)
     vocabularies = training.worker_dir(run.output_dir, strategy)
     source, target = translation_data.train_tokenizers(train_pairs, config.vocabulary_size, vocabularies)
-    train = translation_data.make_batches(train_pairs, source, target, length, global_batch, shuffle_seed=run.seed)
+
+    def epoch_batches(data_epoch):
+        shuffle_seed = resume.epoch_seed(run.seed, data_epoch)
+        return translation_data.make_batches(train_pairs, source, target, length, global_batch, shuffle_seed)
+
     test = translation_data.make_batches(test_pairs, source, target, length, global_batch)
     steps = run.steps_per_epoch or max(1, (run.mock_data or sum(1 for _ in train_pairs)) // global_batch)
     spec = config.loss.spec(target.vocabulary_size())
@@ -171,7 +184,8 @@ def main(argv=None):
     _, summary = training.fit(
         model,
         strategy,
-        strategy.distribute_dataset(train.repeat(), global_batch),
+        epoch_batches,
+        global_batch,
         strategy.distribute_dataset(test, global_batch),
         preset.recipe.epochs,
         steps,
@@ -210,4 +224,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from keras_losses.experiments import training
+
+    training.run_main(main, "translation.py")

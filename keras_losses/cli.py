@@ -8,7 +8,7 @@ what it imports at module level use only the standard library and the light modu
 import argparse
 import sys
 
-from keras_losses.experiments import compare, quiet, user_data
+from keras_losses.experiments import compare, distribution, quiet, user_data
 from keras_losses.experiments.loss_specs import SPEC_HELP
 from keras_losses.experiments.models import MODELS
 from keras_losses.experiments.recipes import DEFAULT_PRESET
@@ -218,6 +218,8 @@ def main(argv=None, finish_import=None):
         command.error(str(error))
     except user_data.DataError as error:
         command.exit(2, f"{command.prog}: error: {error}\n")
+    except distribution.LostProcess as error:
+        command.exit(1, f"{command.prog}: error: {error}\n")
     from keras_losses.experiments import report
 
     if summary is None:

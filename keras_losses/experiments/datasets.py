@@ -1,9 +1,11 @@
 """Data sets as `tf.data` pipelines: scikit-learn's digits (ships offline), tensorflow-datasets classification
 sets, and the user's own arrays or class folders (read and checked by `user_data`).
 
-`examples(...)` returns the splits as unbatched `(x, y)` datasets; `Examples.train_batches(batch_size, seed)`
-builds a fresh shuffled (and, for CIFAR/ImageNet, augmented) pipeline whose order depends only on `seed`,
-so two runs with the same seed see the same batches. `load(...)` is the batched form the examples use.
+`examples(...)` returns the splits as unbatched `(x, y)` datasets; `Examples.epoch_batches(batch_size, seed,
+data_epoch)` is one pass over the training split, shuffled (and, for CIFAR/ImageNet, augmented) with seeds
+derived from `seed` and the pass's number alone (`resume.epoch_seed`): two runs with the same seed see the
+same batches, and a resumed run sees the batches of the epoch it resumes at. `load(...)` is the batched form
+the examples use.
 """
 
 import contextlib
@@ -30,10 +32,12 @@ SHUFFLE_BUFFER = 10_000
 
 @dataclass
 class Data:
-    """Batched pipelines of `(image, label)`; images are float32 (digits in [0, 1], others in [0, 255])."""
+    """Batched pipelines of `(image, label)`; images are float32 (digits in [0, 1], others in [0, 255]).
+
+    `epoch_batches(data_epoch)`: one pass over the training split (`Examples.epoch_batches`, the seed given)."""
 
     name: str
-    train: object
+    epoch_batches: object
     test: object
     num_classes: int
     input_shape: tuple
@@ -52,20 +56,27 @@ class Examples:
     validation: object  # None without a validation split
     test: object
     sizes: dict  # examples per split
-    augment: object = None  # (x, y, seed) -> (x, y), applied to training examples after shuffling
+    augment: object = None  # (x, y, seed [2]) -> (x, y), stateless, applied to training examples after shuffling
     drop_remainder: bool = False
     vocabulary_size: int | None = None
     class_names: tuple | None = None
 
-    def train_batches(self, batch_size, seed, repeat=False):
-        """A fresh pipeline: shuffled with `seed` (and augmented), batched, repeated if asked."""
+    def epoch_batches(self, batch_size, seed, data_epoch):
+        """Pass `data_epoch` (an integer or an int64 scalar tensor) over the training split: shuffled, augmented
+        (each example with a seed of its own), batched; a function of `seed` and `data_epoch` alone."""
         import tensorflow as tf
 
-        dataset = self.train.shuffle(min(self.sizes["train"], SHUFFLE_BUFFER), seed=seed)
+        from keras_losses.experiments.resume import epoch_seed, example_seeds
+
+        pass_seed = epoch_seed(seed, data_epoch)
+        # The same order however often the pass is iterated (Keras' JAX and Mirrored `fit` draw a first batch
+        # from an iterator of their own before training).
+        dataset = self.train.shuffle(
+            min(self.sizes["train"], SHUFFLE_BUFFER), seed=pass_seed, reshuffle_each_iteration=False
+        )
         if self.augment is not None:
-            dataset = dataset.map(lambda x, y: self.augment(x, y, seed), num_parallel_calls=tf.data.AUTOTUNE)
-        dataset = dataset.batch(batch_size, drop_remainder=self.drop_remainder)
-        return (dataset.repeat() if repeat else dataset).prefetch(tf.data.AUTOTUNE)
+            dataset = example_seeds(pass_seed, dataset).map(self.augment, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.batch(batch_size, drop_remainder=self.drop_remainder).prefetch(tf.data.AUTOTUNE)
 
     def batches(self, split, batch_size):
         import tensorflow as tf
@@ -88,7 +99,7 @@ def load(name, batch_size, image_size=None, mock_data=None, seed=0):
     data = examples(name, image_size=image_size, mock_data=mock_data)
     return Data(
         name,
-        data.train_batches(batch_size, seed),
+        lambda data_epoch: data.epoch_batches(batch_size, seed, data_epoch),
         data.batches("test", batch_size),
         data.num_classes,
         data.input_shape,
@@ -400,9 +411,10 @@ def _cifar_augment(size):
     import tensorflow as tf
 
     def augment(image, label, seed):
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
         padded = tf.image.pad_to_bounding_box(image, 4, 4, size + 8, size + 8)
-        image = tf.image.random_crop(padded, (size, size, 3), seed=seed)
-        return tf.image.random_flip_left_right(image, seed=seed), label
+        image = tf.image.stateless_random_crop(padded, (size, size, 3), seed=crop_seed)
+        return tf.image.stateless_random_flip_left_right(image, seed=flip_seed), label
 
     return augment
 
@@ -411,17 +423,18 @@ def _imagenet_augment(size):
     import tensorflow as tf
 
     def augment(image, label, seed):
-        begin, crop_size, _ = tf.image.sample_distorted_bounding_box(
+        crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        begin, crop_size, _ = tf.image.stateless_sample_distorted_bounding_box(
             tf.shape(image),
             bounding_boxes=tf.zeros([1, 0, 4]),
+            seed=crop_seed,
             min_object_covered=0.1,
             aspect_ratio_range=(3 / 4, 4 / 3),
             area_range=(0.08, 1.0),
             use_image_if_no_bounding_boxes=True,
-            seed=seed,
         )
         image = tf.image.resize(tf.cast(tf.slice(image, begin, crop_size), "float32"), (size, size))
-        return tf.image.random_flip_left_right(image, seed=seed), label
+        return tf.image.stateless_random_flip_left_right(image, seed=flip_seed), label
 
     return augment
 

@@ -19,6 +19,7 @@ Keras is imported when a strategy is made: `STRATEGIES` and the other names answ
 import contextlib
 import json
 import os
+import re
 
 TENSORFLOW_STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 JAX_STRATEGIES = ("default", "data_parallel")
@@ -29,6 +30,30 @@ CLUSTER_VARIABLES = (
     "KERAS_DISTRIBUTION_PROCESS_ID",
 )
 MIXED_PRECISION = ("auto", "float16", "bfloat16")
+
+
+class LostProcess(RuntimeError):
+    """A process of the cluster stopped (killed, preempted) while the others waited for it in a collective."""
+
+
+def lost_process_error(error):
+    """A `LostProcess` naming the lost processes if `error` is TensorFlow's report of one, else None.
+
+    TensorFlow's coordination service reports a worker that stopped sending heartbeats, to every other
+    worker, as "The following tasks are unhealthy (stopped sending heartbeats): /job:worker/replica:0/task:1"
+    (within about 10 s on loopback). JAX's ends the surviving processes itself ("Task 1 heartbeat timeout",
+    after `jax.distributed`'s heartbeat timeout, 100 s by default): no Python error reaches this point there.
+    """
+    message = str(error)
+    if "unhealthy" not in message:
+        return None
+    unhealthy = message.split("unhealthy", 1)[1].split("The tasks", 1)[0]  # the list, not who reported it
+    lost = sorted({f"{job}-{task}" for job, task in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", unhealthy)})
+    return LostProcess(
+        f"lost {', '.join(lost) or 'a process'} of the cluster (it stopped answering: killed, preempted or crashed). "
+        "Start every process again with the same command: training resumes from the newest epoch that all of "
+        "them backed up"
+    )
 
 
 class Strategy:
@@ -98,24 +123,39 @@ class Strategy:
     def chief_flags(self, flags):
         """The chief's `flags` (a list of booleans) on every process of the cluster, `flags` on one process.
 
-        Several processes: one all-reduce (a sum; the other processes contribute zeros) -- every process must
-        call it. So they agree on what to do where their file systems differ (`keras-losses compare`'s runs).
+        Several processes: one all-reduce -- every process must call it. So they agree on what to do where
+        their file systems differ (`keras-losses compare`'s runs).
         """
+        mine = [int(bool(flag) and self.is_chief) for flag in flags]
+        return [bool(total > 0) for total in self.sum_over_processes(mine)] if self.task else [bool(f) for f in flags]
+
+    def newest_common(self, epochs_held, epochs):
+        """The largest of `epochs_held` (integers in [1, epochs]) that every process holds, else 0.
+
+        One all-reduce on several processes -- every process must call it: each restored backup is then the
+        same epoch (`resume.restore`).
+        """
+        epochs_held = [epoch for epoch in epochs_held if 1 <= epoch <= epochs]
+        if not self.task:
+            return max([0, *epochs_held])
+        held = [1] + [int(epoch in epochs_held) for epoch in range(1, epochs + 1)]  # held[0]: the count
+        totals = self.sum_over_processes(held)
+        return max(epoch for epoch in range(epochs + 1) if epoch == 0 or totals[epoch] == totals[0])
+
+    def sum_over_processes(self, values):
+        """`values` (a list of ints) summed over the processes of the cluster (each replica of a process counts
+        alike). Every process must call it."""
         import numpy as np
 
-        if not self.task:
-            return [bool(flag) for flag in flags]
-        mine = np.array([bool(flag) and self.is_chief for flag in flags], "int32")
+        mine = np.array(values, "int32")
         if self.distribution is not None:
             from jax.experimental import multihost_utils
 
-            total = multihost_utils.process_allgather(mine).sum(axis=0)
-        else:
-            import tensorflow as tf
+            return multihost_utils.process_allgather(mine).sum(axis=0).tolist()
+        import tensorflow as tf
 
-            per_replica = self.tf_strategy.run(tf.function(lambda: tf.constant(mine)))
-            total = self.tf_strategy.reduce("SUM", per_replica, axis=None).numpy()
-        return [bool(value > 0) for value in total]
+        per_replica = self.tf_strategy.run(tf.function(lambda: tf.constant(mine)))
+        return self.tf_strategy.reduce("SUM", per_replica, axis=None).numpy().tolist()
 
     def check_steps_per_execution(self, steps_per_execution):
         """Raises `ValueError` where Keras 3.15 cannot run several steps per call: (multi-worker) mirrored

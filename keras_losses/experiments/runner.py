@@ -2,9 +2,9 @@
 
 A run with seed `s` calls `keras.utils.set_random_seed(s)` and then builds its model and its training
 pipeline: every loss starts from the same initial weights and sees the batches in the same order for the same
-seed. `keras.callbacks.BackupAndRestore` keeps the run's state after every epoch in its own folder, so a
-killed comparison resumes each interrupted run from its last finished epoch (the epochs after that see a
-different, still seeded, order of the data than an uninterrupted run would).
+seed. `resume.fit` keeps the run's whole state after every epoch in its own folder, so a killed comparison,
+run again, resumes each interrupted run from its last finished epoch and ends with the numbers it would have
+had without the kill (on one process or several).
 """
 
 import json
@@ -12,12 +12,14 @@ import time
 
 import keras
 
+from keras_losses.experiments import resume
+
 
 class EpochLog(keras.callbacks.Callback):
     """Appends one JSON line per finished epoch: `epoch` (0-based), `seconds` and the epoch's logs.
 
-    It runs before `BackupAndRestore` saves the epoch: a run killed between the two trains that epoch again
-    and logs it twice, which is what happened.
+    It runs before the epoch's backup is saved: a run killed between the two trains that epoch again (to the
+    same numbers) and logs it twice, which is what happened.
     """
 
     def __init__(self, path):
@@ -72,19 +74,16 @@ def train_one(task, store, loss, seed, callbacks=(), save=True):
     folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     network = task.build(loss)
-    network.fit(
-        task.train_batches(seed),
-        epochs=task.epochs,
-        steps_per_epoch=task.steps_per_epoch,
+    resume.fit(
+        network,
+        task.strategy,
+        lambda data_epoch: task.epoch_batches(seed, data_epoch),
+        task.batch_size,
+        task.epochs,
+        task.steps_per_epoch,
+        folder / "backup",
+        lambda first_epoch: [EpochLog(folder / "epochs.jsonl"), *callbacks],
         validation_data=task.test_batches,
-        callbacks=[
-            EpochLog(folder / "epochs.jsonl"),
-            keras.callbacks.BackupAndRestore(
-                str(folder / "backup"), delete_checkpoint=False, double_checkpoint=True
-            ),  # a kill mid-write leaves the previous
-            *callbacks,
-        ],
-        shuffle=False,  # the pipeline shuffles, with the run's seed
         verbose=0,
     )
     results, true_class_probabilities = task.evaluate(network)

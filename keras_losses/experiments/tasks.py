@@ -25,8 +25,10 @@ class Task:
     model: str
     epochs: int
     steps_per_epoch: int | None  # None: one pass over the training split
+    batch_size: int  # the global batch
+    strategy: object  # the `distribution.Strategy` it trains under
     build: object  # spec -> compiled keras.Model, built in the strategy's scope and prepared for its `fit`
-    train_batches: object  # seed -> training pipeline (the same seed, the same order), ready for the strategy
+    epoch_batches: object  # (seed, data epoch) -> one pass over the training split, its order a function of both
     test_batches: object  # the per-epoch validation pipeline, ready for the strategy
     evaluate: object  # model -> (metrics dict, true-class probabilities of the test examples), every test example
     accuracy_log: str  # the per-epoch test accuracy in the training logs
@@ -101,11 +103,6 @@ def classification_task(settings, data, strategy):
             results.update(metrics.calibrated_metrics(logits, labels, results["temperature"]))
         return results, metrics.true_class_probabilities(logits, labels)
 
-    def train_batches(seed):
-        return strategy.distribute_dataset(
-            data.train_batches(batch, seed, repeat=bool(settings.steps_per_epoch)), batch
-        )
-
     sizes = ", ".join(f"{count:,} {split}" for split, count in data.sizes.items() if count)
     description = (
         f"{data.name}: {models.describe(data.kind, data.input_shape)}, {data.num_classes} classes, "
@@ -116,8 +113,10 @@ def classification_task(settings, data, strategy):
         model,
         recipe.epochs,
         settings.steps_per_epoch,
+        batch,
+        strategy,
         build,
-        train_batches,
+        lambda seed, data_epoch: data.epoch_batches(batch, seed, data_epoch),
         strategy.distribute_dataset(test, batch),
         evaluate,
         "val_accuracy",
@@ -153,7 +152,7 @@ def translation_task(settings, strategy, workspace):
     the global batch (`translator.compiled_translator`). The WordPiece vocabularies are trained once and kept
     in `workspace/vocabulary`, so that a resumed comparison tokenizes exactly as before.
     """
-    from keras_losses.experiments import decoding, translation_data, translator
+    from keras_losses.experiments import decoding, resume, translation_data, translator
 
     name = settings.dataset_name
     model = f"transformer_{recipes.DEFAULT_PRESET[name]}" if settings.model == "auto" else settings.model
@@ -170,9 +169,9 @@ def translation_task(settings, strategy, workspace):
     test = translation_data.make_batches(test_pairs, source, target, length, batch)
     sentences = translation_data.sentence_pairs(test_pairs)
 
-    def train_batches(seed):
-        batches = translation_data.make_batches(train_pairs, source, target, length, batch, shuffle_seed=seed)
-        return strategy.distribute_dataset(batches.repeat() if settings.steps_per_epoch else batches, batch)
+    def epoch_batches(seed, data_epoch):
+        shuffle_seed = resume.epoch_seed(seed, data_epoch)
+        return translation_data.make_batches(train_pairs, source, target, length, batch, shuffle_seed=shuffle_seed)
 
     def build(spec):
         with strategy.scope():
@@ -205,8 +204,10 @@ def translation_task(settings, strategy, workspace):
         model,
         preset.recipe.epochs,
         settings.steps_per_epoch,
+        batch,
+        strategy,
         build,
-        train_batches,
+        epoch_batches,
         strategy.distribute_dataset(test, batch),
         evaluate,
         "val_token_accuracy",

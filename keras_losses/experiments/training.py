@@ -1,8 +1,9 @@
 """The training run shared by the example programs: set-up (strategy, precision, seed), `fit` with
-checkpoints and logs (backup and restore, best model, TensorBoard, CSV), and the results, which only the
-chief writes; every other worker writes to a scratch folder of its own and removes it at the end.
+checkpoints and logs (exact backup and resume: `resume`; best model, TensorBoard, CSV), and the results, which
+only the chief writes; every other worker writes to a scratch folder of its own and removes it at the end.
 """
 
+import csv
 import json
 import shutil
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from keras_losses.experiments import distribution
+from keras_losses.experiments import distribution, resume
 
 
 def set_up(run):
@@ -38,44 +39,69 @@ def worker_dir(output_dir, strategy):
     return target
 
 
-def callbacks(directory, monitor="val_accuracy"):
-    """BackupAndRestore (resume a killed run), the best model as `best.keras`, TensorBoard and CSV logs.
+def callbacks(directory, monitor="val_accuracy", first_epoch=0):
+    """The best model as `best.keras`, TensorBoard and CSV logs, for a run that starts (or resumes) at `first_epoch`.
 
-    The backup keeps the previous epoch's copy too (`double_checkpoint`): a run killed while writing its
-    backup resumes from the one before instead of failing on a truncated file.
+    A resumed run's `training.csv` keeps the rows of the epochs before `first_epoch` only (a kill after an
+    epoch's row and before its backup would list that epoch twice), and `best.keras` is replaced only by a
+    model better than the best of those epochs.
     """
     directory = Path(directory)
+    mode = "max" if "accuracy" in monitor else "min"
     return [
-        keras.callbacks.BackupAndRestore(str(directory / "backup"), double_checkpoint=True),
         keras.callbacks.ModelCheckpoint(
             str(directory / "best.keras"),
             monitor=monitor,
-            mode="max" if "accuracy" in monitor else "min",
+            mode=mode,
             save_best_only=True,
+            initial_value_threshold=_best_logged(directory / "training.csv", monitor, mode, first_epoch),
         ),
         keras.callbacks.TensorBoard(str(directory / "logs")),
         keras.callbacks.CSVLogger(str(directory / "training.csv"), append=True),
     ]
 
 
-def fit(model, strategy, train, validation, epochs, steps_per_epoch, output_dir, monitor="val_accuracy"):
-    """`model.fit` with `callbacks` in this worker's folder (the model patched by `strategy.prepare`).
+def _best_logged(log, monitor, mode, first_epoch):
+    """Cuts the CSV `log` to the epochs before `first_epoch`; returns the best `monitor` there (None if none)."""
+    if not log.exists():
+        return None
+    with open(log, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    kept = [row for row in rows if int(row["epoch"]) < first_epoch]
+    with open(log, "w", newline="") as handle:
+        if kept:
+            writer = csv.DictWriter(handle, fieldnames=list(kept[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+    values = [float(row[monitor]) for row in kept if row.get(monitor)]
+    return (max if mode == "max" else min)(values) if values else None
 
-    Returns (history, the run's summary for results.json: backend, strategy, replicas, precision, epochs,
-    steps, the epoch it resumed from, training seconds).
+
+def fit(model, strategy, epoch_batches, global_batch_size, validation, epochs, steps_per_epoch, output_dir, monitor):
+    """`resume.fit` with `callbacks` in this worker's folder (the model patched by `strategy.prepare`): a killed
+    run, started again, resumes from its last backup (`backup/`, removed once the run is done) exactly.
+
+    `epoch_batches(data_epoch)`: one pass over the training data (see `resume.stream`). Returns (history, the
+    run's summary for results.json: backend, strategy, replicas, precision, epochs, steps, the epoch it resumed
+    from, training seconds).
     """
     model = strategy.prepare(model)
+    directory = worker_dir(output_dir, strategy)
     start = time.perf_counter()
-    history = model.fit(
-        train,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
+    history = resume.fit(
+        model,
+        strategy,
+        epoch_batches,
+        global_batch_size,
+        epochs,
+        steps_per_epoch,
+        directory / "backup",
+        lambda first_epoch: callbacks(directory, monitor, first_epoch),
         validation_data=validation,
-        shuffle=False,
-        callbacks=callbacks(worker_dir(output_dir, strategy), monitor),
         verbose="auto",
     )
     seconds = time.perf_counter() - start
+    shutil.rmtree(directory / "backup", ignore_errors=True)
     summary = {
         "keras_backend": keras.backend.backend(),
         "strategy": strategy.name,
@@ -127,3 +153,11 @@ def _jsonable(value):
     if hasattr(value, "tolist"):
         return value.tolist()
     return str(value)
+
+
+def run_main(main, program):
+    """Runs an example's `main()`; a lost process of the cluster ends it with one line naming it (exit code 1)."""
+    try:
+        main()
+    except distribution.LostProcess as error:
+        raise SystemExit(f"{program}: error: {error}") from None

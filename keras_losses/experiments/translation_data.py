@@ -96,6 +96,6 @@ def make_batches(pairs, source_tokenizer, target_tokenizer, sequence_length, bat
         target = pack_target(target_tokenizer(target))
         return {"encoder_inputs": source, "decoder_inputs": target[:, :-1]}, target[:, 1:]
 
-    if shuffle_seed is not None:
-        pairs = pairs.shuffle(10_000, seed=shuffle_seed)
+    if shuffle_seed is not None:  # the same order however often the batches are iterated
+        pairs = pairs.shuffle(10_000, seed=shuffle_seed, reshuffle_each_iteration=False)
     return pairs.batch(batch_size).map(preprocess, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

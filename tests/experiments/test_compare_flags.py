@@ -48,7 +48,7 @@ def peak_learning_rate(trained):
 
 
 def training_examples(trained):
-    return sum(int(y.shape[0]) for _, y in trained.task.train_batches(0))
+    return sum(int(y.shape[0]) for _, y in trained.task.epoch_batches(0, 0))
 
 
 def held_out_test_examples(trained):
@@ -80,7 +80,7 @@ FLAGS = {
     "--losses": (["--losses", "squentropy,ce"], [], lambda t: type(t.model.loss).__name__, "Squentropy"),
     "--seeds": (["--seeds", "4"], [], lambda t: len(t.runs), 20),  # 5 default losses x 4 seeds
     "--epochs": (["--epochs", "7"], [], lambda t: t.task.epochs, 7),
-    "--batch-size": (["--batch-size", "32"], [], lambda t: int(next(iter(t.task.train_batches(0)))[1].shape[0]), 32),
+    "--batch-size": (["--batch-size", "32"], [], lambda t: int(next(iter(t.task.epoch_batches(0, 0)))[1].shape[0]), 32),
     "--learning-rate": (["--learning-rate", "0.01"], [], peak_learning_rate, 0.01),
     "--label-smoothing": (["--label-smoothing", "0.2"], [], lambda t: t.model.loss.label_smoothing, 0.2),
     "--steps-per-epoch": (["--steps-per-epoch", "3"], [], lambda t: t.task.steps_per_epoch, 3),
@@ -90,7 +90,7 @@ FLAGS = {
 TRANSLATION_FLAGS = {
     "--learning-rate": (["--learning-rate", "1e-3"], peak_learning_rate, 1e-3),
     "--epochs": (["--epochs", "3"], lambda t: t.task.epochs, 3),
-    "--batch-size": (["--batch-size", "2"], lambda t: int(next(iter(t.task.train_batches(0)))[1].shape[0]), 2),
+    "--batch-size": (["--batch-size", "2"], lambda t: int(next(iter(t.task.epoch_batches(0, 0)))[1].shape[0]), 2),
     "--label-smoothing": (["--label-smoothing", "0.1"], lambda t: t.model.loss.label_smoothing, 0.1),
 }
 # Refused on TensorFlow, each with an error naming it (on JAX they take effect: tests/experiments/test_compare_jax.py).

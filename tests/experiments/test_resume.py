@@ -1,52 +1,35 @@
-"""A comparison killed with SIGKILL in the middle of a run, then rerun: it ends with exactly the expected runs,
-the finished run untouched and no epoch trained twice."""
+"""A comparison killed with SIGKILL and run again ends with exactly the numbers of a run never interrupted: on one
+process, killed mid-epoch, right after an epoch's backup and while a backup is being written; on two TensorFlow
+workers, both killed, or one (the other stops with a message naming it) and then both restarted. No finished run
+is trained again, and no epoch is logged twice with other numbers."""
 
 import json
 import os
 import signal
-import subprocess
-import sys
+import time
 from pathlib import Path
 
-import numpy as np
-
-from keras_losses import cli
-
-# Runs the command in a child process that kills itself (SIGKILL: no cleanup of any kind) in the second epoch of
-# the second run (square, seed 0), after its first batch.
-CHILD = """
-import os, signal, sys
 import keras
-from keras_losses import cli
+import numpy as np
+import pytest
 
-def on_epoch_begin(self, epoch, logs=None):
-    self.epoch_now = epoch
+from tests.examples.example_runs import finish, start, tf_cluster
 
-def on_train_batch_end(self, batch, logs=None):
-    if self.backup_dir.endswith(os.path.join("square", "seed-0", "backup")) and self.epoch_now == 1:
-        os.kill(os.getpid(), signal.SIGKILL)
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="runs its own TensorFlow processes")
 
-keras.callbacks.BackupAndRestore.on_epoch_begin = on_epoch_begin
-keras.callbacks.BackupAndRestore.on_train_batch_end = on_train_batch_end
-sys.exit(cli.main(sys.argv[1:]))
-"""
 ROOT = Path(__file__).parents[2]
+KILLING = ROOT / "tests" / "killing.py"
+LOSSES = ["ce", "square", "encouraging:0.75"]
+ENV = {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
-def epochs_logged(output, loss, seed):
-    lines = (output / "runs" / loss / f"seed-{seed}" / "epochs.jsonl").read_text().splitlines()
-    return [json.loads(line)["epoch"] for line in lines]
-
-
-def test_killed_comparison_resumes_without_training_anything_twice(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "data.npz", x_train=rng.normal(size=(40, 4)).astype("float32"), y_train=np.arange(40) % 2)
-    arguments = [
+def compare_arguments(data, output):
+    return [
         "compare",
         "--data",
-        str(tmp_path / "data.npz"),
+        str(data),
         "--losses",
-        "ce,square",
+        ",".join(LOSSES),
         "--seeds",
         "1",
         "--epochs",
@@ -54,33 +37,128 @@ def test_killed_comparison_resumes_without_training_anything_twice(tmp_path, cap
         "--batch-size",
         "8",
         "--output-dir",
-        str(tmp_path / "out"),
+        str(output),
         "--no-progress",
+        "--no-plot",
     ]
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, *arguments],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=environment,
-    )
-    assert child.returncode == -signal.SIGKILL, child.stderr[-3000:]
 
-    output = tmp_path / "out"
-    finished = output / "runs/ce/seed-0"
-    assert (finished / "result.json").exists() and epochs_logged(output, "ce", 0) == [0, 1, 2]
-    assert not (output / "runs/square/seed-0/result.json").exists() and epochs_logged(output, "square", 0) == [0]
-    assert (output / "runs/square/seed-0/backup").is_dir()
+
+def killed(when, epoch, run, *arguments, batch=0, process=None):
+    """The command line of `keras-losses compare` killed at that point (tests/killing.py)."""
+    where = ["--batch", str(batch), "--run", run] + ([] if process is None else ["--process", str(process)])
+    return [KILLING, when, str(epoch), *where, "--", "-m", "keras_losses_cli", *arguments]
+
+
+def run_folder(output, loss):
+    return output / "runs" / loss.replace(":", "-") / "seed-0"
+
+
+def epochs_logged(output, loss):
+    return [json.loads(line) for line in (run_folder(output, loss) / "epochs.jsonl").read_text().splitlines()]
+
+
+def assert_same_results(output, reference):
+    """Every run's metrics to 1e-6 (relative), and every logged epoch's training loss, equal to the reference's."""
+    got, expected = (json.loads((folder / "results.json").read_text())["runs"] for folder in (output, reference))
+    assert [(r["loss"], r["seed"]) for r in got] == [(r["loss"], r["seed"]) for r in expected]
+    for run, reference_run in zip(got, expected):
+        for name, value in reference_run["metrics"].items():
+            if name != "train_seconds":
+                assert run["metrics"][name] == pytest.approx(value, rel=1e-6, abs=1e-9), (run["loss"], name)
+        reference_losses = {e["epoch"]: e["loss"] for e in epochs_logged(reference, run["loss"])}
+        for entry in epochs_logged(output, run["loss"]):  # an epoch trained again logs the same numbers
+            assert entry["loss"] == pytest.approx(reference_losses[entry["epoch"]], rel=1e-6), (run["loss"], entry)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    # 66 examples: 48 to train on, six full batches of 8 (two workers split a partial batch unevenly, and their
+    # per-replica means then differ from one device's mean: not what these tests are about).
+    x = rng.normal(size=(66, 4)).astype("float32")
+    np.savez(folder / "data.npz", x_train=x, y_train=(x[:, 0] > 0).astype("int32") + (x[:, 1] > 0))
+    return folder / "data.npz"
+
+
+@pytest.fixture(scope="module")
+def reference(data, tmp_path_factory):
+    """The comparison on one process, never interrupted."""
+    output = tmp_path_factory.mktemp("uninterrupted")
+    finish([start(["-m", "keras_losses_cli", *compare_arguments(data, output)], env=ENV)])
+    return output
+
+
+def test_killed_on_one_process_at_any_point_resumes_exactly(data, reference, tmp_path):
+    arguments = compare_arguments(data, tmp_path)
+    kills = [  # one kill in each run: the runs before it are finished, the one it hits resumes
+        ("mid-epoch", 1, "ce", 2),  # during the 2nd epoch, after its 3rd batch
+        ("writing-backup", 1, "square", 0),  # the 2nd epoch's backup cut short
+        ("after-backup", 0, "encouraging", 0),  # just after the 1st epoch's backup
+    ]
+    for when, epoch, run, batch in kills:
+        process = start(killed(when, epoch, run, *arguments, batch=batch), env=ENV)
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == -signal.SIGKILL, output[-3000:]
+        if when == "writing-backup":  # the cut-short file is never taken for a backup
+            backup = run_folder(tmp_path, run) / "backup"
+            assert sorted(p.name for p in backup.iterdir()) == ["epoch-1.npz", "partial-epoch-2.npz"]
+    finished = run_folder(tmp_path, "ce")
     before = {path: path.read_bytes() for path in finished.iterdir()}
 
-    assert cli.main(arguments) == 0
-    assert "2 runs (2 losses x 1 seed): 1 already in" in capsys.readouterr().out
+    process = start(["-m", "keras_losses_cli", *arguments], env=ENV)
+    output = process.communicate(timeout=300)[0]
+    assert process.returncode == 0, output[-3000:]
+    assert "3 runs (3 losses x 1 seed): 2 already in" in output
     assert {path: path.read_bytes() for path in finished.iterdir()} == before  # not trained again
-    for loss in ("ce", "square"):
-        assert epochs_logged(output, loss, 0) == [0, 1, 2]  # every epoch once: square went on from epoch 1
-        assert not (output / "runs" / loss / "seed-0" / "backup").exists()
-    results = json.loads((output / "results.json").read_text())
-    assert sorted((r["loss"], r["seed"]) for r in results["runs"]) == [("ce", 0), ("square", 0)]
-    assert all(len(r["accuracy_per_epoch"]) == 3 for r in results["runs"])
+    assert_same_results(tmp_path, reference)
+    for loss in LOSSES:
+        assert sorted({e["epoch"] for e in epochs_logged(tmp_path, loss)}) == [0, 1, 2]
+        assert not (run_folder(tmp_path, loss) / "backup").exists()
+
+
+def test_two_tensorflow_workers_killed_resume_exactly(data, reference, tmp_path):
+    """Both workers killed mid-epoch; later worker 1 alone, after a backup: worker 0 stops on its own within
+    seconds, naming it; restarted, the cluster ends with the numbers of one uninterrupted process."""
+    arguments = [*compare_arguments(data, tmp_path), "--strategy", "multi_worker"]
+    cluster = tf_cluster(2)
+    both = [start(killed("mid-epoch", 1, "square", *arguments, batch=1), env={**ENV, "TF_CONFIG": c}) for c in cluster]
+    for process in both:
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == -signal.SIGKILL, output[-3000:]
+    for folder in (run_folder(tmp_path, "square"), run_folder(tmp_path / "workers" / "worker-1", "square")):
+        assert sorted(p.name for p in (folder / "backup").iterdir()) == ["epoch-1.npz"]  # each process its own
+
+    cluster = tf_cluster(2)
+    one = [
+        start(killed("after-backup", 1, "encouraging", *arguments, process=1), env={**ENV, "TF_CONFIG": c})
+        for c in cluster
+    ]
+    began = time.monotonic()
+    outputs = [process.communicate(timeout=300)[0] for process in one]
+    assert one[1].returncode == -signal.SIGKILL, outputs[1][-3000:]
+    assert one[0].returncode == 1, outputs[0][-3000:]
+    assert "error: lost worker-1 of the cluster" in outputs[0] and "Traceback" not in outputs[0], outputs[0][-3000:]
+    assert time.monotonic() - began < 120
+    worker_1 = run_folder(tmp_path / "workers" / "worker-1", "encouraging:0.75")
+    assert sorted(p.name for p in (worker_1 / "backup").iterdir()) == ["epoch-1.npz", "epoch-2.npz"]
+
+    finish([start(["-m", "keras_losses_cli", *arguments], env={**ENV, "TF_CONFIG": c}) for c in tf_cluster(2)])
+    assert_same_results(tmp_path, reference)  # two workers equal one process to float rounding
+    assert not (tmp_path / "workers").exists()
+
+
+def test_the_processes_agree_on_the_newest_epoch_every_one_holds():
+    from keras_losses.experiments import distribution
+
+    alone = distribution.Strategy("default", 1)
+    assert alone.newest_common([2, 3], epochs=5) == 3 and alone.newest_common([], epochs=5) == 0
+    assert alone.newest_common([7], epochs=5) == 0  # a backup of a longer run is not this run's
+
+    class TwoProcesses(distribution.Strategy):
+        def sum_over_processes(self, values):  # the other process holds epochs 2 and 3
+            return [a + b for a, b in zip(values, [1, 0, 1, 1, 0, 0])]
+
+    two = TwoProcesses("MultiWorkerMirroredStrategy", 2, task="worker-0")
+    assert two.newest_common([3, 4], epochs=5) == 3
+    assert two.newest_common([1, 4], epochs=5) == 0

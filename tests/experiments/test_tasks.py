@@ -1,5 +1,5 @@
 """What makes the pairing by seed valid: the same seed gives every loss the same initial weights and the same
-order of training batches, epoch after epoch."""
+order of training batches, epoch after epoch; each epoch's order is a function of the seed and the epoch alone."""
 
 import keras
 import numpy as np
@@ -22,8 +22,7 @@ def start(task, loss, seed):
     """What runner.train_one does before fit: the seed, the model, the pipeline."""
     keras.utils.set_random_seed(seed)
     model = task.build(loss)
-    batches = task.train_batches(seed)
-    two_epochs = [np.concatenate([x.numpy()[:, 0] for x, _ in batches]) for _ in range(2)]
+    two_epochs = [np.concatenate([x.numpy()[:, 0] for x, _ in task.epoch_batches(seed, e)]) for e in range(2)]
     return [w.copy() for w in model.get_weights()], two_epochs
 
 
@@ -40,3 +39,13 @@ def test_another_seed_another_start_and_order(task):
     weights_0, order_0 = start(task, "ce", 0)
     weights_1, order_1 = start(task, "ce", 1)
     assert not np.array_equal(weights_0[0], weights_1[0]) and not np.array_equal(order_0[0], order_1[0])
+
+
+def test_an_epochs_order_is_the_same_however_often_it_is_read(task):
+    """Keras' JAX and Mirrored `fit` draw a batch from an iterator of their own before training: that must not
+    move the order of any epoch (it did, with `shuffle(reshuffle_each_iteration=True)`)."""
+    batches = task.epoch_batches(1, 3)
+    first, second = (np.concatenate([x.numpy()[:, 0] for x, _ in batches]) for _ in range(2))
+    again = np.concatenate([x.numpy()[:, 0] for x, _ in task.epoch_batches(1, 3)])
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, again)
