@@ -1,9 +1,11 @@
-"""Scale-out on loopback: two TensorFlow workers (MultiWorkerMirroredStrategy, with the workaround) and two
-JAX processes (keras.distribution.DataParallel) train the examples exactly as one process with the same
-global batch; Keras' plain `fit` under two workers (strict xfail); strategies refused where they do not apply."""
+"""Scale-out on loopback: two TensorFlow workers (MultiWorkerMirroredStrategy, with the workaround; killed and
+restarted too) and two JAX processes (keras.distribution.DataParallel) train the examples exactly as one process
+with the same global batch; Keras' plain `fit` under two workers (strict xfail); strategies refused where they do
+not apply."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -29,9 +31,12 @@ from tests.examples.example_runs import (
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="runs its own JAX processes")
 
 LOOPBACK_FIT = Path(__file__).with_name("loopback_fit.py")
+KILLING = Path(__file__).parents[1] / "killing.py"
 
 
-def test_two_tensorflow_workers_train_as_one_device(image_run, tmp_path):
+def test_two_tensorflow_workers_killed_and_restarted_train_as_one_device(image_run, tmp_path):
+    """Both workers killed while writing the first epoch's backup, then started again: the run ends as one device's,
+    never interrupted, does."""
     arguments = [
         IMAGE_SCRIPT,
         *TINY_IMAGE_RUN,
@@ -42,6 +47,11 @@ def test_two_tensorflow_workers_train_as_one_device(image_run, tmp_path):
         "--output-dir",
         tmp_path,
     ]
+    killed = [start([KILLING, "writing-backup", "0", "--", *arguments], env={"TF_CONFIG": c}) for c in tf_cluster(2)]
+    for process in killed:
+        output = process.communicate(timeout=300)[0]
+        assert process.returncode == -signal.SIGKILL, output[-3000:]
+    assert [p.name for p in (tmp_path / "backup").iterdir()] == ["partial-epoch-1.npz"]
     finish([start(arguments, env={"TF_CONFIG": config}) for config in tf_cluster(2)])
     saved, model = check_image_run(tmp_path, "conservative_encouraging:0.5", test_examples=4)
     assert saved["strategy"] == "MultiWorkerMirroredStrategy" and saved["replicas"] == 2

@@ -1,6 +1,6 @@
 """Every saved model of every example loads in a fresh process after `import keras_losses` and nothing else,
-with its whole optimizer state, and training resumes from it with the same next step; a backup cut short
-by a kill falls back to the one before."""
+with its whole optimizer state, and training resumes from it with the same next step. (Backups cut short by a
+kill: tests/experiments/test_resume.py.)"""
 
 from pathlib import Path
 from types import SimpleNamespace
@@ -109,31 +109,3 @@ def test_saved_models_load_after_import_keras_losses_alone_and_resume(
     # Loss scaling's state came back too: of 2 steps, each one that overflowed halved the scale (from 2^15).
     mixed = len(paths) - 1
     assert float(resumed[f"loss_scale{mixed}"]) == 2.0**15 / 2 ** (2 - int(resumed[f"iterations{mixed}"]))
-
-
-def test_a_backup_cut_short_by_a_kill_resumes_from_the_epoch_before(tmp_path):
-    from keras_losses.experiments import training
-
-    x, y = np.random.default_rng(0).normal(size=(8, 3)).astype("float32"), np.arange(8) % 2
-
-    def fit(extra_callbacks=()):
-        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-        model.compile("sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-        return model.fit(
-            x,
-            y,
-            epochs=4,
-            batch_size=4,
-            verbose=0,
-            callbacks=[*training.callbacks(tmp_path, monitor="loss"), *extra_callbacks],
-        )
-
-    def crash(epoch, logs):
-        if epoch == 2:
-            raise RuntimeError("killed")
-
-    with pytest.raises(RuntimeError, match="killed"):
-        fit([keras.callbacks.LambdaCallback(on_epoch_end=crash)])  # backed up after the 2nd and the 3rd epoch
-    latest = tmp_path / "backup" / "latest.weights.h5"
-    latest.write_bytes(latest.read_bytes()[:100])  # the kill came while the last backup was being written
-    assert fit().epoch == [2, 3]  # resumed from the backup before (after the 2nd epoch) instead of failing

@@ -162,3 +162,54 @@ def test_the_processes_agree_on_the_newest_epoch_every_one_holds():
     two = TwoProcesses("MultiWorkerMirroredStrategy", 2, task="worker-0")
     assert two.newest_common([3, 4], epochs=5) == 3
     assert two.newest_common([1, 4], epochs=5) == 0
+
+
+def tiny_run(directory, epochs, steps_per_epoch=2, width=8):
+    """Dropout, batch normalisation, momentum and a decaying learning rate, resumable from `directory`: 3 batches a
+    pass, 2 steps an epoch (epochs and passes out of step)."""
+    import tensorflow as tf
+
+    from keras_losses.experiments import distribution, resume
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(24, 4)).astype("float32"), np.arange(24) % 3
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(width, activation="relu"),
+            keras.layers.BatchNormalization(),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(3),
+        ]
+    )
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9)
+    model.compile(keras.optimizers.SGD(schedule, momentum=0.9), loss="sparse_categorical_crossentropy")
+
+    def epoch_batches(data_epoch):
+        examples = tf.data.Dataset.from_tensor_slices((x, y))
+        return examples.shuffle(24, seed=resume.epoch_seed(0, data_epoch), reshuffle_each_iteration=False).batch(8)
+
+    strategy = distribution.Strategy("default", 1)
+    resume.fit(model, strategy, epoch_batches, 8, epochs, steps_per_epoch, directory, lambda first: [], verbose=0)
+    return model
+
+
+def test_a_resumed_run_restores_every_variable_and_sees_the_same_batches(tmp_path):
+    uninterrupted = tiny_run(tmp_path / "a", epochs=4)
+    tiny_run(tmp_path / "b", epochs=1)  # stopped after one epoch: its backup is the whole state then
+    (tmp_path / "b" / "partial-epoch-2.npz").write_bytes(b"cut short")  # a kill while writing the next backup
+    resumed = tiny_run(tmp_path / "b", epochs=4)
+    assert int(resumed.optimizer.iterations) == int(uninterrupted.optimizer.iterations) == 8
+    for a, b in zip(uninterrupted.variables, resumed.variables):  # the dropout layer's random state included
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a.value), keras.ops.convert_to_numpy(b.value), a.path)
+    assert sorted(p.name for p in (tmp_path / "b").iterdir() if p.name.startswith("epoch")) == [
+        "epoch-3.npz",
+        "epoch-4.npz",
+    ]
+
+
+def test_a_backup_of_another_model_is_refused(tmp_path):
+    tiny_run(tmp_path, epochs=1)
+    with pytest.raises(ValueError, match="holds the state of another model or optimizer"):
+        tiny_run(tmp_path, epochs=2, width=16)
