@@ -13,13 +13,12 @@ trainer (`keras/src/backend/tensorflow/trainer.py`):
 `apply(model, strategy)` overrides three methods on the model *instance* (its class is untouched, so its
 `.keras` file loads anywhere without custom objects) and only under MultiWorkerMirroredStrategy:
 `_maybe_symbolic_build` builds from the data's element spec (building needs shapes and dtypes, not a mean of
-the data, and drawing no batch leaves tf.data's reshuffling as on one device); `train_step` and `test_step`
+the data); `train_step` and `test_step`
 return their logs with shape [1], whose axis-0 mean over the replicas is the mean Keras meant to take.
 Weights and logged losses then equal one process with the same global batch
 (tests/examples/test_distribution.py). The strict expected-failure test of plain `fit` there turns into a
-failure the day Keras fixes both: then delete this module, after checking whether Keras' build still draws
-a batch (under MirroredStrategy it does in 3.15: the run then sees other shuffles of a `shuffle(seed=...)`
-pipeline than one device does).
+failure the day Keras fixes both: then delete this module. (Keras' build drawing a batch no longer matters:
+each epoch's pipeline gives the same order however often it is read, `resume.stream`.)
 """
 
 import types
@@ -42,12 +41,8 @@ def apply(model, strategy):
 
 
 def _build_from_the_data_spec(model, iterator=None, data_batch=None):
-    """Keras' `TensorFlowTrainer._maybe_symbolic_build`, from the shapes and dtypes of the data.
-
-    Keras' own draws a batch from a fresh iterator of the data; that would also advance tf.data's reshuffling
-    (`shuffle(seed=...)` draws a new order for every iterator), so that the workers would not see the
-    batches one process sees.
-    """
+    """Keras' `TensorFlowTrainer._maybe_symbolic_build`, from the shapes and dtypes of the data (Keras' own
+    reduces a batch across the workers, which the collective strategy cannot do)."""
     if model._distribute_strategy is None:
         return
     if iterator is not None:  # Keras' TFEpochIterator: its data adapter holds the (global) tf.data.Dataset

@@ -2,7 +2,7 @@
 
     comparison.json                      the settings every run shares (a different command is refused)
     runs/<loss>/seed-<n>/epochs.jsonl    one line per finished epoch: its logs and seconds
-    runs/<loss>/seed-<n>/backup/         keras.callbacks.BackupAndRestore's state while the run trains
+    runs/<loss>/seed-<n>/backup/         the run's whole state after each epoch while it trains (`resume`)
     runs/<loss>/seed-<n>/result.json     written once the run is evaluated: the run is finished
     runs/<loss>/seed-<n>/true_class_probabilities.npy
     vocabulary/                          translation sets: the tokenizers' vocabularies (retrained with --overwrite)
