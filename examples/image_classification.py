@@ -18,8 +18,8 @@ Every model has a linear output layer (square loss and squentropy need raw outpu
 see the epilog of `--help` and the README). The output directory receives `results.json` (top-1 [and top-5]
 accuracy, test NLL, ECE, training time), `model.keras`, `best.keras`, `training.csv`, TensorBoard `logs/`, and
 `backup/` while a run is in progress: rerun the same command after a crash and training resumes from the last
-completed epoch, exactly (`keras_losses.experiments.resume`). Runs on TensorFlow (tf.distribute strategies) and on JAX (`KERAS_BACKEND=jax`, one or several
-processes through keras.distribution).
+completed epoch, exactly (`keras_losses.experiments.resume`). Runs on TensorFlow (tf.distribute strategies)
+and on JAX (`KERAS_BACKEND=jax`, one or several processes through keras.distribution).
 """
 
 import argparse
