@@ -69,7 +69,7 @@ def stream(epoch_batches, epochs, steps_per_epoch=None, first_epoch=0):
     """
     batches_per_pass = batches_in(epoch_batches(0))
     steps_per_epoch = steps_per_epoch or batches_per_pass
-    start, end = first_epoch * steps_per_epoch, epochs * steps_per_epoch
+    start, end = first_epoch * steps_per_epoch, max(epochs, first_epoch + 1) * steps_per_epoch  # never empty
     passes = [epoch_batches(d) for d in range(start // batches_per_pass, -(-end // batches_per_pass))]
     return functools.reduce(lambda joined, later: joined.concatenate(later), passes).skip(
         start % batches_per_pass

@@ -207,6 +207,9 @@ def test_a_resumed_run_restores_every_variable_and_sees_the_same_batches(tmp_pat
         "epoch-3.npz",
         "epoch-4.npz",
     ]
+    finished = tiny_run(tmp_path / "b", epochs=4)  # killed after its last backup: nothing left to train
+    assert int(finished.optimizer.iterations) == 8
+    np.testing.assert_array_equal(finished.get_weights()[0], uninterrupted.get_weights()[0])
 
 
 def test_a_backup_of_another_model_is_refused(tmp_path):
