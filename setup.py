@@ -8,8 +8,8 @@ TRANSLATION = ["keras-hub", "tensorflow-text", "sacrebleu"]
 # The core tests also run on PyTorch (tests/test_backends.py). torch is pinned: this version installs a CPU wheel
 # from the local package cache here; any other version downloads a multi-GB CUDA build. ruff is pinned because its
 # rules and its formatting change between releases (tests/test_style.py runs it).
-# pytest-xdist runs the suite on two processes (pytest.ini).
-TEST = ["jax", "torch==2.13.0", "pytest", "pytest-xdist", "ruff==0.17.6"]
+# pytest-xdist runs the suite on two processes (pytest.ini); hypothesis drives the property-based tests.
+TEST = ["jax", "torch==2.13.0", "pytest", "pytest-xdist", "hypothesis", "ruff==0.17.6"]
 
 
 def read_version():

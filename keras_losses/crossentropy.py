@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from keras_losses.class_rows import as_labels_shape, as_rows
 from keras_losses.fused_softmax import sparse_softmax_loss
 from keras_losses.labels import standardize_labels
 from keras_losses.loss import ClassificationLoss
@@ -47,8 +48,11 @@ def cross_entropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, ign
     y_pred, from_logits = resolve_logits(y_pred, from_logits, "cross_entropy")
     labels = standardize_labels(y_true, y_pred, label_smoothing, ignore_class, dtype=y_pred.dtype)
     if labels.ids is not None and not labels.smoothing:
-        per_example = ops.sparse_categorical_crossentropy(labels.ids, y_pred, from_logits=from_logits)
-        per_example = ops.cast(per_example, y_pred.dtype)
+        # On rows [M, C]: Keras' PyTorch op fails in its backward on probabilities of rank 4 or more
+        # ("grad_input must be contiguous").
+        rows, ids, _ = as_rows(y_pred, labels.ids)
+        per_example = ops.sparse_categorical_crossentropy(ops.reshape(ids, (-1,)), rows, from_logits=from_logits)
+        per_example = ops.cast(as_labels_shape(per_example, labels.ids), y_pred.dtype)
     elif labels.ids is not None:
         # Smoothed class ids: gradient softmax(z) - q in closed form, q never built (fused_softmax.py).
         logits = y_pred if from_logits else log_probabilities(y_pred, from_logits)

@@ -6,6 +6,7 @@ Both must happen before the backend initialises its devices, hence here, at impo
 import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -22,6 +23,16 @@ elif keras.backend.backend() == "jax":
 
     jax.config.update("jax_enable_x64", True)
 
+#: Hypothesis profiles (README, Development): `ci`, the default, is derandomized (the same examples on every run)
+#: and small, to keep the whole suite within its time; `dev` (`HYPOTHESIS_PROFILE=dev`) draws new, more examples
+#: on every run. `print_blob` prints how to reproduce a failure (`@reproduce_failure`).
+_COMMON = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow]}
+#: JAX compiles every operation anew for each new shape: fewer examples there keep its run of the core tests short.
+settings.register_profile(
+    "ci", derandomize=True, database=None, max_examples=12 if keras.backend.backend() == "jax" else 40, **_COMMON
+)
+settings.register_profile("dev", max_examples=300, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
 
 #: The modules whose tests share the session's example runs (tests/examples/conftest.py: `image_run`,
 #: `translation_run`, `mixed_precision_run`): pytest-xdist runs them in one worker, so each run trains once.

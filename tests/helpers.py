@@ -99,3 +99,25 @@ def run_script_on_two_cpus(script, arguments, timeout=900):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
+
+
+def gradient_through_variable(fn, variable):
+    """The gradient of `sum(fn(variable))` with respect to a `keras.Variable` or `tf.Variable`, as NumPy."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            total = tf.reduce_sum(fn(variable))
+        target = variable.value if isinstance(variable, keras.Variable) else variable
+        return ops.convert_to_numpy(tape.gradient(total, target))
+    if backend == "jax":  # as Keras' JAX trainer does: the variable's value traced through a StatelessScope
+        import jax
+
+        def of_value(value):
+            with keras.StatelessScope(state_mapping=[(variable, value)]):
+                return ops.sum(fn(variable))
+
+        return np.asarray(jax.grad(of_value)(variable.value))
+    ops.sum(fn(variable)).backward()
+    return ops.convert_to_numpy(variable.value.grad)

@@ -20,6 +20,7 @@ CORE_TESTS = [
     "test_losses.py",
     "test_mean_over_global_batch.py",
     "test_numerics.py",
+    "test_properties.py",
     "test_serialization.py",
     "test_unknown_class_count.py",
     "test_validation.py",

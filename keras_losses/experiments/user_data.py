@@ -22,6 +22,7 @@ IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # keras.utils.image_
 TEXT_SUFFIXES = (".txt",)
 DEFAULT_TEST_FRACTION = 0.2
 SPLIT_SEED = 0
+MAX_LABEL = np.iinfo(np.int32).max
 
 
 class DataError(ValueError):
@@ -192,21 +193,24 @@ def _labels(path, name, y, length):
         raise DataError(f"{path}: {name} has the non-integer label {bad}; labels must be integer class ids 0..C-1")
     if y.min() < 0:
         raise DataError(f"{path}: {name} has the negative label {y.min()}; labels must be class ids 0..C-1")
+    if y.max() > MAX_LABEL:  # beyond int32 (and far beyond any class count): it would wrap around
+        raise DataError(f"{path}: {name} has the label {y.max()}; labels must be class ids 0..C-1")
     return y.astype(np.int32)
 
 
 def _check_classes(path, y_train):
     """C = max label + 1; every class must have a training example, and there must be two classes."""
-    counts = np.bincount(y_train)
-    if len(counts) < 2 or (counts > 0).sum() < 2:
+    present = np.unique(y_train)  # not np.bincount: one stray huge label would allocate gigabytes
+    if len(present) < 2:
         raise DataError(f"{path}: every training example has the label {y_train[0]}: a comparison needs two classes")
-    absent = np.flatnonzero(counts == 0)
-    if len(absent):
+    num_classes = int(present[-1]) + 1
+    if len(present) < num_classes:
+        absent = np.setdiff1d(np.arange(min(num_classes, len(present) + 5)), present)[:5]
         raise DataError(
             f"{path}: labels must be 0..C-1 with every class in the training split; no example of "
-            f"class {', '.join(map(str, absent[:5]))} (labels go up to {len(counts) - 1})"
+            f"class {', '.join(map(str, absent))} (labels go up to {num_classes - 1})"
         )
-    return len(counts)
+    return num_classes
 
 
 def _hold_out(path, x, y, class_names, test_fraction):
