@@ -18,9 +18,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from keras import ops
-from keras.src.backend.common.masking import set_keras_mask
 
 import keras_losses
+from keras_losses._keras_private import set_keras_mask
 from tests import reference as ref
 from tests.helpers import REDUCED_FLOAT64_RTOL, gradient_through_variable, value_and_gradient
 
