@@ -1,9 +1,10 @@
-"""Renders the benchmark results: `benchmarks/results.md` and the tables of the README's "Benchmarks" section.
+"""Renders the benchmark results: `benchmarks/results.md` and the tables of the documentation's Benchmarks page
+(`docs/benchmarks.md`).
 
     python benchmarks/report.py          # reads benchmarks/loss_speed.json, benchmarks/train_step_speed.json
 
 Both come from one run of each benchmark, saved as JSON (`loss_speed.py --json`, `train_step_speed.py --json`):
-the README's tables are generated from the same files as `results.md`, between the marker comments
+the page's tables are generated from the same files as `results.md`, between the marker comments
 `<!-- loss_speed -->` / `<!-- train_step_speed -->` and `<!-- end -->`.
 """
 
@@ -129,7 +130,7 @@ def results_markdown(loss, train):
 def replace_block(text, name, content):
     pattern = re.compile(rf"(<!-- {name} -->\n).*?(<!-- end -->)", re.DOTALL)
     if not pattern.search(text):
-        raise SystemExit(f"README.md has no <!-- {name} --> ... <!-- end --> block")
+        raise SystemExit(f"the page has no <!-- {name} --> ... <!-- end --> block")
     return pattern.sub(lambda m: m.group(1) + content + "\n" + m.group(2), text)
 
 
@@ -138,19 +139,19 @@ def main(argv=None):
     parser.add_argument("--loss", default=HERE / "loss_speed.json", type=Path)
     parser.add_argument("--train", default=HERE / "train_step_speed.json", type=Path)
     parser.add_argument("--results", default=HERE / "results.md", type=Path)
-    parser.add_argument("--readme", default=HERE.parent / "README.md", type=Path)
+    parser.add_argument("--page", default=HERE.parent / "docs" / "benchmarks.md", type=Path)
     args = parser.parse_args(argv)
     loss = json.loads(args.loss.read_text())
     train = json.loads(args.train.read_text()) if args.train.exists() else None
     args.results.write_text(results_markdown(loss, train))
-    readme = args.readme.read_text()
-    readme = replace_block(
-        readme, "loss_speed", loss_header(loss) + "\n\n" + summary_caption(loss) + loss_summary(loss["rows"])
+    page = args.page.read_text()
+    page = replace_block(
+        page, "loss_speed", loss_header(loss) + "\n\n" + summary_caption(loss) + loss_summary(loss["rows"])
     )
     if train is not None:
-        readme = replace_block(readme, "train_step_speed", train["header"] + "\n\n" + train_table(train))
-    args.readme.write_text(readme)
-    print(f"wrote {args.results} and the tables of {args.readme}")
+        page = replace_block(page, "train_step_speed", train["header"] + "\n\n" + train_table(train))
+    args.page.write_text(page)
+    print(f"wrote {args.results} and the tables of {args.page}")
 
 
 if __name__ == "__main__":

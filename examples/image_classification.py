@@ -15,7 +15,7 @@ The papers' vision experiments as a program (needs `pip install "keras-losses[ex
 
 Every model has a linear output layer (square loss and squentropy need raw outputs; the cross-entropies take
 `from_logits=True`). Defaults follow the standard recipe of each dataset (`keras_losses.experiments.recipes`;
-see the epilog of `--help` and the README). The output directory receives `results.json` (top-1 [and top-5]
+see the epilog of `--help` and docs/examples.md). The output directory receives `results.json` (top-1 [and top-5]
 accuracy, test NLL, ECE, training time), `model.keras`, `best.keras`, `training.csv`, TensorBoard `logs/`, and
 `backup/` while a run is in progress: rerun the same command after a crash and training resumes from the last
 completed epoch, exactly (`keras_losses.experiments.resume`). Runs on TensorFlow (tf.distribute strategies)

@@ -33,12 +33,12 @@ def cross_entropy(y_true, y_pred, *, from_logits=False, label_smoothing=0.0, ign
         The loss per example, shape `y_pred.shape[:-1]`, in the dtype of `y_pred`
         (float32 for float16/bfloat16).
 
-    Example:
+    Examples:
 
-    >>> import numpy as np, keras_losses
-    >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
-    >>> round(float(keras_losses.cross_entropy([0], logits, from_logits=True)[0]), 4)
-    0.1698
+        >>> import numpy as np, keras_losses
+        >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
+        >>> round(float(keras_losses.cross_entropy([0], logits, from_logits=True)[0]), 4)
+        0.1698
 
     References:
         - [Keras' `SparseCategoricalCrossentropy` and `CategoricalCrossentropy`](https://keras.io/api/losses/probabilistic_losses/),
@@ -79,12 +79,12 @@ class CrossEntropy(ClassificationLoss):
 
     Every argument is also a public attribute of the same name.
 
-    Example:
+    Examples:
 
-    >>> import numpy as np, keras_losses
-    >>> loss = keras_losses.CrossEntropy(from_logits=True, ignore_class=0)
-    >>> round(float(loss([1, 0], np.array([[0.0, 3.0, 0.0], [5.0, 0.0, 0.0]], "float32"))), 4)
-    0.0949
+        >>> import numpy as np, keras_losses
+        >>> loss = keras_losses.CrossEntropy(from_logits=True, ignore_class=0)
+        >>> round(float(loss([1, 0], np.array([[0.0, 3.0, 0.0], [5.0, 0.0, 0.0]], "float32"))), 4)
+        0.0949
     """
 
     fn = staticmethod(cross_entropy)

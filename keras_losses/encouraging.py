@@ -107,13 +107,13 @@ def encouraging_loss(y_true, y_pred, *, log_end=1.0, from_logits=False, label_sm
         The loss per example, shape `y_pred.shape[:-1]`, in the dtype of `y_pred`
         (float32 for float16/bfloat16).
 
-    Example:
+    Examples:
 
-    >>> import numpy as np, keras_losses
-    >>> logits = np.array([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]], "float32")
-    >>> loss = keras_losses.encouraging_loss([0, 1], logits, from_logits=True)
-    >>> [round(float(v), 3) for v in loss]
-    [-1.687, -2.307]
+        >>> import numpy as np, keras_losses
+        >>> logits = np.array([[2.0, 0.0, -1.0], [0.0, 3.0, 0.0]], "float32")
+        >>> loss = keras_losses.encouraging_loss([0, 1], logits, from_logits=True)
+        >>> [round(float(v), 3) for v in loss]
+        [-1.687, -2.307]
 
     References:
         - [Zhao et al., 2022. Well-Classified Examples Are Underestimated in Classification with
@@ -154,11 +154,11 @@ class EncouragingLoss(ClassificationLoss):
 
     Every argument is also a public attribute of the same name.
 
-    Example:
+    Examples:
 
-    >>> import keras, keras_losses
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    >>> model.compile("adam", loss=keras_losses.EncouragingLoss(from_logits=True))
+        >>> import keras, keras_losses
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model.compile("adam", loss=keras_losses.EncouragingLoss(from_logits=True))
     """
 
     fn = staticmethod(encouraging_loss)
@@ -201,12 +201,12 @@ class ConservativeEncouragingLoss(EncouragingLoss):
 
     Every argument is also a public attribute of the same name.
 
-    Example:
+    Examples:
 
-    >>> import numpy as np, keras_losses
-    >>> loss = keras_losses.ConservativeEncouragingLoss(log_end=0.5, from_logits=True)
-    >>> round(float(loss([1], np.array([[0.0, 3.0, 0.0]], "float32"))), 3)
-    -1.417
+        >>> import numpy as np, keras_losses
+        >>> loss = keras_losses.ConservativeEncouragingLoss(log_end=0.5, from_logits=True)
+        >>> round(float(loss([1], np.array([[0.0, 3.0, 0.0]], "float32"))), 3)
+        -1.417
     """
 
     def __init__(

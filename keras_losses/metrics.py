@@ -22,14 +22,14 @@ class MaskedTokenAccuracy(keras.metrics.Mean):
         name: name of the metric. Defaults to "token_accuracy".
         dtype: dtype of the metric's result.
 
-    Example:
+    Examples:
 
-    >>> import numpy as np, keras_losses
-    >>> metric = keras_losses.metrics.MaskedTokenAccuracy(ignore_class=0)
-    >>> labels = np.array([[5, 2, 0, 0]])
-    >>> logits = np.eye(6, dtype="float32")[[[5, 1, 0, 3]]]  # right, wrong, then two padding positions
-    >>> float(metric(labels, logits))
-    0.5
+        >>> import numpy as np, keras_losses
+        >>> metric = keras_losses.metrics.MaskedTokenAccuracy(ignore_class=0)
+        >>> labels = np.array([[5, 2, 0, 0]])
+        >>> logits = np.eye(6, dtype="float32")[[[5, 1, 0, 3]]]  # right, wrong, then two padding positions
+        >>> float(metric(labels, logits))
+        0.5
     """
 
     def __init__(self, ignore_class=0, name="token_accuracy", dtype=None):

@@ -77,12 +77,12 @@ def get(identifier):
     Returns:
         A `keras.losses.Loss` instance, with default hyper-parameters for names.
 
-    Example:
+    Examples:
 
-    >>> import keras_losses
-    >>> keras_losses.get("conservative_encouraging")
-    ConservativeEncouragingLoss(log_end=0.75, from_logits=False, label_smoothing=0.0, ignore_class=None,
-                                mean_over_global_batch=False, reduction='sum_over_batch_size')
+        >>> import keras_losses
+        >>> keras_losses.get("conservative_encouraging")
+        ConservativeEncouragingLoss(log_end=0.75, from_logits=False, label_smoothing=0.0, ignore_class=None,
+                                    mean_over_global_batch=False, reduction='sum_over_batch_size')
     """
     if identifier is None or isinstance(identifier, keras.losses.Loss):
         return identifier

@@ -42,12 +42,12 @@ class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
         factor: float in (0, 1], the multiplier at each boundary. Defaults to 0.1.
         warmup_steps: integer >= 0, the length of the linear warm-up from 0. Defaults to 0 (none).
 
-    Example:
+    Examples:
 
-    >>> import keras_losses
-    >>> schedule = keras_losses.schedules.StepDecay(0.1, boundaries=[30, 60], warmup_steps=10)
-    >>> [round(float(schedule(step)), 6) for step in (0, 5, 10, 29, 30, 60)]
-    [0.0, 0.05, 0.1, 0.1, 0.01, 0.001]
+        >>> import keras_losses
+        >>> schedule = keras_losses.schedules.StepDecay(0.1, boundaries=[30, 60], warmup_steps=10)
+        >>> [round(float(schedule(step)), 6) for step in (0, 5, 10, 29, 30, 60)]
+        [0.0, 0.05, 0.1, 0.1, 0.01, 0.001]
     """
 
     def __init__(self, learning_rate, boundaries=(), factor=0.1, warmup_steps=0):
@@ -95,12 +95,12 @@ class InverseSquareRootSchedule(keras.optimizers.schedules.LearningRateSchedule)
         learning_rate: float > 0, the peak, reached at `warmup_steps`.
         warmup_steps: integer >= 1. Defaults to 4000.
 
-    Example:
+    Examples:
 
-    >>> import keras_losses
-    >>> schedule = keras_losses.schedules.InverseSquareRootSchedule(5e-4, warmup_steps=4000)
-    >>> [round(float(schedule(step)) * 1e4, 4) for step in (0, 2000, 4000, 16000)]
-    [0.0, 2.5, 5.0, 2.5]
+        >>> import keras_losses
+        >>> schedule = keras_losses.schedules.InverseSquareRootSchedule(5e-4, warmup_steps=4000)
+        >>> [round(float(schedule(step)) * 1e4, 4) for step in (0, 2000, 4000, 16000)]
+        [0.0, 2.5, 5.0, 2.5]
     """
 
     def __init__(self, learning_rate, warmup_steps=4000):

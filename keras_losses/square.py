@@ -46,14 +46,14 @@ def square_loss(y_true, y_pred, *, k=1.0, m=1.0, label_smoothing=0.0, ignore_cla
         The loss per example, shape `y_pred.shape[:-1]`, in the dtype of `y_pred`
         (float32 for float16/bfloat16).
 
-    Example:
+    Examples:
 
-    >>> import numpy as np, keras_losses
-    >>> outputs = np.array([[0.5, -1.0, 2.0]], "float32")
-    >>> round(float(keras_losses.square_loss([2], outputs)[0]), 4)
-    0.75
-    >>> round(float(keras_losses.square_loss([2], outputs, k=2.0, m=3.0)[0]), 4)
-    1.0833
+        >>> import numpy as np, keras_losses
+        >>> outputs = np.array([[0.5, -1.0, 2.0]], "float32")
+        >>> round(float(keras_losses.square_loss([2], outputs)[0]), 4)
+        0.75
+        >>> round(float(keras_losses.square_loss([2], outputs, k=2.0, m=3.0)[0]), 4)
+        1.0833
 
     References:
         - [Hui & Belkin, 2021. Evaluation of Neural Architectures Trained with Square Loss vs
@@ -100,13 +100,13 @@ class SquareLoss(ClassificationLoss):
 
     Every argument is also a public attribute of the same name.
 
-    Example:
+    Examples:
 
-    >>> import keras, keras_losses
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    >>> model.compile("sgd", loss=keras_losses.SquareLoss(k=1.0, m=1.0))
-    >>> keras_losses.SquareLoss(k=15.0, m=30.0).m
-    30.0
+        >>> import keras, keras_losses
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model.compile("sgd", loss=keras_losses.SquareLoss(k=1.0, m=1.0))
+        >>> keras_losses.SquareLoss(k=15.0, m=30.0).m
+        30.0
     """
 
     fn = staticmethod(square_loss)

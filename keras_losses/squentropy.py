@@ -35,12 +35,12 @@ def squentropy(y_true, y_pred, *, label_smoothing=0.0, ignore_class=None):
         The loss per example, shape `y_pred.shape[:-1]`, in the dtype of `y_pred`
         (float32 for float16/bfloat16).
 
-    Example:
+    Examples:
 
-    >>> import numpy as np, keras_losses
-    >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
-    >>> round(float(keras_losses.squentropy([0], logits)[0]), 4)
-    0.6698
+        >>> import numpy as np, keras_losses
+        >>> logits = np.array([[2.0, 0.0, -1.0]], "float32")
+        >>> round(float(keras_losses.squentropy([0], logits)[0]), 4)
+        0.6698
 
     References:
         - [Hui, Belkin & Wright, 2023. Cut your Losses with Squentropy](https://arxiv.org/abs/2302.03952)
@@ -79,11 +79,11 @@ class Squentropy(ClassificationLoss):
 
     Every argument is also a public attribute of the same name.
 
-    Example:
+    Examples:
 
-    >>> import keras, keras_losses
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
-    >>> model.compile("adam", loss=keras_losses.Squentropy())
+        >>> import keras, keras_losses
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> model.compile("adam", loss=keras_losses.Squentropy())
     """
 
     fn = staticmethod(squentropy)

@@ -41,18 +41,24 @@ SHARED_RUN_MODULES = {
     "tests/examples/test_saved_models.py",
     "tests/examples/test_translation.py",
 }
+#: Modules whose tests share nothing (each starts its own kernel or process): scheduled test by test, so that
+#: their long tests spread over both workers.
+TEST_BY_TEST_MODULES = {"tests/test_tutorials.py"}
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's `loadscope` (a module's tests in one worker, so that no module fixture runs twice), with
-    the modules of the shared example runs as one scope. (`--dist loadgroup` would do it with marks, but
+    the modules of the shared example runs as one scope and the tests of `TEST_BY_TEST_MODULES` each a scope of
+    its own. (`--dist loadgroup` would do it with marks, but
     pytest-xdist 3.8 cannot rename pytest 9's node ids.)"""
     from xdist.scheduler import LoadScopeScheduling
 
     class ModulesAndSharedRuns(LoadScopeScheduling):
         def _split_scope(self, nodeid):
             module = nodeid.split("::")[0]
+            if module in TEST_BY_TEST_MODULES:
+                return nodeid
             return "example runs" if module in SHARED_RUN_MODULES else module
 
     return ModulesAndSharedRuns(config, log)

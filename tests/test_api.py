@@ -1,7 +1,7 @@
-"""The public API: attributes, keyword-only hyper-parameters, the README's API reference, one version."""
+"""The public API: attributes, keyword-only hyper-parameters, one version. (The API reference is generated from
+the code: tests/test_docs_site.py checks every public name and signature in the built documentation.)"""
 
 import inspect
-import re
 import runpy
 from pathlib import Path
 
@@ -72,24 +72,6 @@ def test_function_hyper_parameters_are_keyword_only(fn):
 def test_positional_square_loss_hyper_parameters_no_longer_swap_silently():
     with pytest.raises(TypeError):
         keras_losses.square_loss([0], np.zeros((1, 3), "float32"), 30.0, 15.0)
-
-
-def _readme_signatures():
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## API reference", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"^\| `(\w+)(\(.*?\))?` \|", section, re.MULTILINE)
-
-
-def test_readme_api_reference_matches_the_code():
-    listed = _readme_signatures()
-    assert {name for name, _ in listed} == set(keras_losses.__all__)
-    for name, signature in listed:
-        obj = getattr(keras_losses, name)
-        if not callable(obj):
-            assert not signature, name
-            continue
-        actual = str(inspect.signature(obj)).replace("'", '"')
-        assert signature == actual, f"README: {name}{signature}\ncode:   {name}{actual}"
 
 
 def test_the_version_is_written_once(monkeypatch):

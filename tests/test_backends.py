@@ -28,8 +28,9 @@ CORE_TESTS = [
 ]
 
 
-#: Top-level test modules that are not about the losses: this one and the style check.
-NOT_CORE = {Path(__file__).name, "test_style.py"}
+#: Top-level test modules that are not about the losses: this one, the style check, and the tutorials, the
+#: documentation site and the release (they use the package as a user does, on the default backend).
+NOT_CORE = {Path(__file__).name, "test_style.py", "test_tutorials.py", "test_docs_site.py", "test_packaging.py"}
 
 
 def test_core_tests_are_every_core_module():

@@ -115,7 +115,7 @@ def test_saturated_float32_logits_give_finite_values_and_the_float64_gradient(na
     assert np.all(np.isfinite(value)) and np.all(np.isfinite(grad)), (value, grad)
     z64 = ops.convert_to_tensor(np.asarray(z, np.float32).astype(np.float64), "float64")
     expected_value, expected_grad = value_and_gradient(lambda t: plain_loss(name, y, t, smoothing, **hyper), z64)
-    # `1 - p_y` in float32 is exact to an ulp of `log sum exp`, magnified by 1 / (1 - p_y) in the bonus (README)
+    # `1 - p_y` in float32 is exact to an ulp of `log sum exp`, magnified by 1 / (1 - p_y) in the bonus (docs/losses.md)
     one_minus_p_true = 1.0 - np.exp(np.take_along_axis(ref_log_softmax(z), y[:, None], -1)[:, 0])
     atol = 1e-5 + 4 * np.finfo(np.float32).eps / np.maximum(one_minus_p_true, EPSILON)
     assert np.all(np.abs(value - expected_value) <= atol + 1e-5 * np.abs(expected_value)), (value, expected_value)

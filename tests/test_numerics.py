@@ -38,7 +38,7 @@ def test_loss_and_gradient_are_finite(name, form, dtype, scale):
     extra = {"label_smoothing": 0.1} if form == "smoothed" else {}
     if name == "square" and dtype == "float16":
         # The square loss's gradient (2k/C)(z - m) must itself fit in float16: with k = 15, C = 7
-        # that caps |z| at ~15,000 (documented in the README).
+        # that caps |z| at ~15,000 (documented in docs/losses.md).
         scale = 1.5e4
     z = ops.cast(ops.convert_to_tensor(extreme_logits(scale), "float32"), dtype)
     value, grad = value_and_gradient(lambda t: FUNCTIONS[name](target, t, **extra), z)

@@ -67,7 +67,7 @@ def add_loss_arguments(parser, default="ce", label_smoothing=0.0):
         "--k",
         type=float,
         help="square loss: weight of the true class (default: the paper's for "
-        "the number of classes, see the README; given alone, m stays the paper's)",
+        "the number of classes, see docs/losses.md; given alone, m stays the paper's)",
     )
     parser.add_argument(
         "--m",

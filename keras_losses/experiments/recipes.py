@@ -1,5 +1,5 @@
 """Training recipes as data: one source of truth for the examples, `keras-losses compare`, `--help` and the
-README's recipe table.
+recipe tables of the documentation (docs/examples.md).
 
 A `Recipe` is an optimizer (`SGD`, `Adam`), a learning-rate schedule (`Constant`, `Cosine`, `Step`,
 `InverseSqrt`), the peak learning rate, the global batch, the number of epochs and the weight decay; every
@@ -162,7 +162,7 @@ class Recipe:
     epochs: int
     weight_decay: float = 0.0
     scale_learning_rate: bool = False
-    source: str = ""  # where the numbers come from, for --help and the README
+    source: str = ""  # where the numbers come from, for --help and the docs
 
     def __post_init__(self):
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "> 0")
@@ -243,7 +243,7 @@ class Recipe:
         return self.learning_rate * global_batch_size / self.batch_size
 
     def describe(self):
-        """One line for `--help` and the README."""
+        """One line for `--help` and the docs."""
         decay = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
         scaled = f" per {self.batch_size}" if self.scale_learning_rate else f", batch {self.batch_size}"
         return (
@@ -479,7 +479,7 @@ DEFAULT_PRESET = {"ted_hrlr_translate/pt_to_en": "iwslt", "wmt14_translate/de-en
 
 
 def recipe_table():
-    """The README's recipe tables (Markdown), generated from `RECIPES` and `PRESETS`:
+    """The recipe tables of docs/examples.md (Markdown), generated from `RECIPES` and `PRESETS`:
     `python -m keras_losses.experiments.recipes` prints them."""
     rows = [
         "| recipe | optimizer | peak learning rate | schedule | weight decay | global batch | epochs | source |",

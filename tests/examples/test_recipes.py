@@ -1,5 +1,5 @@
 """The recipes: the learning rate at the key steps of every recipe against hand-computed numbers, the
-optimizers they build, the overrides, and the README's tables."""
+optimizers they build, the overrides, and the docs' tables."""
 
 import doctest
 import math
@@ -20,7 +20,7 @@ from keras_losses.experiments.recipes import (
     make_schedule,
 )
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+RECIPES_PAGE = Path(__file__).resolve().parents[2] / "docs" / "examples.md"
 
 
 def rates(schedule, steps):
@@ -121,7 +121,7 @@ def test_every_field_takes_effect():
     for field, value in changes.items():
         changed = make_optimizer(replace(base, **{field: value}), 10, 1024).get_config()
         assert changed != reference, field
-    assert all(recipe.source in recipes.recipe_table() for recipe in RECIPES.values())  # --help and the README
+    assert all(recipe.source in recipes.recipe_table() for recipe in RECIPES.values())  # --help and the docs
     step_factor = make_schedule(replace(base, schedule=recipes.Step(factor=0.5, warmup_epochs=5)), 10, 256)
     assert float(step_factor(300)) == pytest.approx(0.05)
 
@@ -182,8 +182,8 @@ def test_docstring_examples(module):
     assert result.attempted > 0 and result.failed == 0
 
 
-def test_readme_recipe_tables_are_the_recipes():
-    text = README.read_text(encoding="utf-8")
+def test_the_docs_recipe_tables_are_the_recipes():
+    text = RECIPES_PAGE.read_text(encoding="utf-8")
     block = re.search(r"<!-- recipes:begin.*?-->\n(.*?)<!-- recipes:end -->", text, re.DOTALL)
-    assert block, "README.md has no recipes block"
+    assert block, "docs/examples.md has no recipes block"
     assert block.group(1) == recipes.recipe_table(), "regenerate with: python -m keras_losses.experiments.recipes"
