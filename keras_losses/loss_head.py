@@ -153,7 +153,7 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
         h_c, weighted, gradient, weights_c = chunk_values(i)
         g = gradient(weights_c)  # [c, V], accumulation dtype: a_c * dl/dz_c
         g_compute = ops.cast(g, h.dtype)
-        dh = ops.slice_update(dh, (i, 0, 0), ops.matmul(g_compute, kernel_t)[None])
+        dh = ops.slice_update(dh, (i, 0, 0), ops.cast(ops.matmul(g_compute, kernel_t), accumulation)[None])
         dkernel = dkernel + ops.cast(ops.matmul(ops.transpose(h_c), g_compute), accumulation)
         dbias = dbias + ops.sum(g, axis=0)  # unused without a bias
         return ops.sum(weighted) + total, dh, dkernel, dbias
@@ -161,7 +161,7 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
     units = kernel.shape[-1]
     init = (
         ops.zeros((), accumulation),
-        ops.zeros((num_chunks, chunk, d), h.dtype),
+        ops.zeros((num_chunks, chunk, d), accumulation),
         ops.zeros((d, units), accumulation),
         ops.zeros((units,), accumulation),
     )
