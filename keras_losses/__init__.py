@@ -15,6 +15,7 @@ from keras_losses.encouraging import (
     EncouragingLoss,
     encouraging_loss,
 )
+from keras_losses.loss_head import LossHead, chunked_loss
 from keras_losses.registration import get
 from keras_losses.square import SquareLoss, square_loss
 from keras_losses.squentropy import Squentropy, squentropy
@@ -27,9 +28,11 @@ __all__ = [
     "ConservativeEncouragingLoss",
     "CrossEntropy",
     "EncouragingLoss",
+    "LossHead",
     "SquareLoss",
     "Squentropy",
     "__version__",
+    "chunked_loss",
     "cross_entropy",
     "encouraging_loss",
     "get",

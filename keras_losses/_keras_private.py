@@ -11,6 +11,13 @@ Keras exports no API for these; this module is the only one that touches them:
 - In a TensorFlow graph, a softmax output is recognised by its op (`tensor.op.type == "Softmax"`), as
   Keras' TensorFlow cross-entropies do. Those also take any `_keras_logits` for softmax logits, a
   sigmoid's included: outputs that are not a softmax's reach them without the attribute.
+- `keras.src.backend.common.tensor_attributes.get_tensor_attr` / `set_tensor_attr`: an attribute on a tensor
+  (a global table by id where the tensor takes no attribute, e.g. JAX's), as Keras keeps masks; a `LossHead`
+  names itself on the hidden states it returns in training (`loss_head.HEAD_ATTRIBUTE`). On JAX the tensor the
+  metrics of `train_step` receive is the primal of the model's output (`jax_primal`: JAX's `tracer.primal`).
+- `keras.src.losses.loss.squeeze_or_expand_to_same_rank` and `scale_loss_for_distribution`: how
+  `Loss.__call__` shapes sample weights and scales averaging reductions; `loss_head.row_weights` spells out
+  `Loss.__call__`'s reduction per token with them.
 - Under `tf.distribute`, `Loss.__call__` divides the averaging reductions by `num_replicas_in_sync`
   (`keras.src.losses.loss.scale_loss_for_distribution`) and the replicas' gradients are summed.
 
@@ -44,6 +51,33 @@ def import_private(module, names):
 
 get_keras_mask, set_keras_mask = import_private(
     "keras.src.backend.common.masking", ("get_keras_mask", "set_keras_mask")
+)
+get_tensor_attr, set_tensor_attr = import_private(
+    "keras.src.backend.common.tensor_attributes", ("get_tensor_attr", "set_tensor_attr")
+)
+
+
+def jax_primal(x):
+    """`x` without JAX's autodiff wrappers (`tracer.primal`, repeatedly); `x` itself elsewhere.
+
+    Under `jax.value_and_grad(..., has_aux=True)` (Keras' JAX `train_step`), the `y_pred` handed to the
+    metrics is the primal of the tensor the model returned: an attribute meant for the metrics must be on it.
+    """
+    while keras.backend.backend() == "jax" and hasattr(x, "primal"):
+        x = x.primal
+    return x
+
+
+def set_tensor_attr_for_metrics(x, name, value):
+    """`set_tensor_attr(x, name, value)`, also on `x`'s JAX primal, where `train_step`'s metrics find it."""
+    set_tensor_attr(x, name, value)
+    primal = jax_primal(x)
+    if primal is not x:
+        set_tensor_attr(primal, name, jax_primal(value))
+
+
+scale_loss_for_distribution, squeeze_or_expand_to_same_rank = import_private(
+    "keras.src.losses.loss", ("scale_loss_for_distribution", "squeeze_or_expand_to_same_rank")
 )
 
 

@@ -74,56 +74,67 @@ def sparse_softmax_loss(y_pred, ids, *, label_smoothing=0.0, square_weight=None,
         The loss per example, shape `ids.shape`.
     """
     rows, column_ids, classes = as_rows(y_pred, ids)
-    s = label_smoothing
-    per_class = reciprocal(classes, rows.dtype)
-    share = s * per_class  # s / C
 
     @ops.custom_gradient
     def per_row(rows):
-        row_max = ops.max(rows, axis=-1, keepdims=True)  # per-row quantities are columns [M, 1]
-        shifted_exp = ops.exp(rows - row_max)  # kept for the backward: p = shifted_exp / total
-        total = ops.sum(shifted_exp, axis=-1, keepdims=True)
-        log_sum = ops.log(total)
-        true_logit = true_class_values(rows, column_ids)
-        log_p_true = (true_logit - row_max) - log_sum  # exact as p_y nears 1, as in Keras' kernels
-        p_true, one_minus_p_true = ops.exp(log_p_true), -ops.expm1(log_p_true)
-        value = -(1.0 - s) * log_p_true
-        if s:  # (s/C) sum_i -log p_i; `ops.mean` would be float32 for float64 on JAX and PyTorch
-            value = value + s * (row_max + log_sum - ops.sum(rows, axis=-1, keepdims=True) * per_class)
-        slope_true, slopes = 1.0, None
-        if bonus is not None:
-            slope_true = bonus.slope(p_true, one_minus_p_true)
-            value = value + (1.0 - s) * bonus.value(p_true, one_minus_p_true)
-            if s:
-                slopes, bonus_sum = class_bonus(bonus, rows, row_max, shifted_exp, total, log_sum)
-                slope_sum = ops.sum(slopes, axis=-1, keepdims=True)
-                value = value + share * bonus_sum
-        if square_weight is not None:
-            squares = ops.sum(ops.square(rows), axis=-1, keepdims=True)
-            value = value + square_weight * ((1.0 - share) * squares - (1.0 - s) * ops.square(true_logit))
-
-        def gradient(*args, upstream=None):
-            upstream = args[0] if upstream is None else upstream
-            if bonus is None:  # sum_i q_i g_i = 1
-                weighted = upstream
-            else:  # g_y without smoothing
-                weighted = upstream * (slope_true if slopes is None else (1.0 - s) * slope_true + share * slope_sum)
-            if square_weight is None:
-                other = (weighted / total) * shifted_exp
-            else:  # z is read anyway: p from it, so that exp(z - max) need not stay alive until here
-                other = weighted * ops.exp(rows - (row_max + log_sum))
-                other = other + (2.0 * (1.0 - share) * square_weight * upstream) * rows
-            true = -(1.0 - s) * slope_true * one_minus_p_true  # (1 - s) g_y (p_y - 1)
-            if slopes is not None:
-                other = other - (upstream * share) * slopes
-                true = true + share * (slope_sum * p_true - slope_true)
-            elif s:  # g = 1: (s/C) (G p_y - g_y) with G = C
-                other = other - upstream * share
-                true = true + s * p_true - share
-            if square_weight is not None:
-                true = true + 2.0 * (s - share) * square_weight * true_logit
-            return with_true_class(other, column_ids, upstream * true)
-
-        return value, gradient
+        return softmax_rows(rows, column_ids, classes, label_smoothing, square_weight, bonus)
 
     return as_labels_shape(per_row(rows), ids)
+
+
+def softmax_rows(rows, column_ids, classes, label_smoothing=0.0, square_weight=None, bonus=None):
+    """`(value [M, 1], gradient)` of the module's loss on `rows [M, C]` with class ids `column_ids [M, 1]`.
+
+    `gradient(upstream)` (`upstream` a column `[M, 1]`, or a scalar) returns `upstream * dl/dz`, `[M, C]`. It is
+    the body of `sparse_softmax_loss`'s custom gradient, and the per-chunk kernel of `loss_head`, which calls
+    the gradient in its forward pass with the rows' weights as the upstream. `classes` is `C` (an int, or a
+    scalar tensor when known at run time only).
+    """
+    s = label_smoothing
+    per_class = reciprocal(classes, rows.dtype)
+    share = s * per_class  # s / C
+    row_max = ops.max(rows, axis=-1, keepdims=True)  # per-row quantities are columns [M, 1]
+    shifted_exp = ops.exp(rows - row_max)  # kept for the backward: p = shifted_exp / total
+    total = ops.sum(shifted_exp, axis=-1, keepdims=True)
+    log_sum = ops.log(total)
+    true_logit = true_class_values(rows, column_ids)
+    log_p_true = (true_logit - row_max) - log_sum  # exact as p_y nears 1, as in Keras' kernels
+    p_true, one_minus_p_true = ops.exp(log_p_true), -ops.expm1(log_p_true)
+    value = -(1.0 - s) * log_p_true
+    if s:  # (s/C) sum_i -log p_i; `ops.mean` would be float32 for float64 on JAX and PyTorch
+        value = value + s * (row_max + log_sum - ops.sum(rows, axis=-1, keepdims=True) * per_class)
+    slope_true, slopes = 1.0, None
+    if bonus is not None:
+        slope_true = bonus.slope(p_true, one_minus_p_true)
+        value = value + (1.0 - s) * bonus.value(p_true, one_minus_p_true)
+        if s:
+            slopes, bonus_sum = class_bonus(bonus, rows, row_max, shifted_exp, total, log_sum)
+            slope_sum = ops.sum(slopes, axis=-1, keepdims=True)
+            value = value + share * bonus_sum
+    if square_weight is not None:
+        squares = ops.sum(ops.square(rows), axis=-1, keepdims=True)
+        value = value + square_weight * ((1.0 - share) * squares - (1.0 - s) * ops.square(true_logit))
+
+    def gradient(*args, upstream=None):
+        upstream = args[0] if upstream is None else upstream
+        if bonus is None:  # sum_i q_i g_i = 1
+            weighted = upstream
+        else:  # g_y without smoothing
+            weighted = upstream * (slope_true if slopes is None else (1.0 - s) * slope_true + share * slope_sum)
+        if square_weight is None:
+            other = (weighted / total) * shifted_exp
+        else:  # z is read anyway: p from it, so that exp(z - max) need not stay alive until here
+            other = weighted * ops.exp(rows - (row_max + log_sum))
+            other = other + (2.0 * (1.0 - share) * square_weight * upstream) * rows
+        true = -(1.0 - s) * slope_true * one_minus_p_true  # (1 - s) g_y (p_y - 1)
+        if slopes is not None:
+            other = other - (upstream * share) * slopes
+            true = true + share * (slope_sum * p_true - slope_true)
+        elif s:  # g = 1: (s/C) (G p_y - g_y) with G = C
+            other = other - upstream * share
+            true = true + s * p_true - share
+        if square_weight is not None:
+            true = true + 2.0 * (s - share) * square_weight * true_logit
+        return with_true_class(other, column_ids, upstream * true)
+
+    return value, gradient

@@ -16,23 +16,29 @@ def sparse_sum_of_squares(z, ids, true_weight, true_target, other_weight=1.0, ot
     """
     rows, column_ids, _ = as_rows(z, ids)
 
-    def minus_other_target(x):
-        return x if other_target is None else x - other_target
-
     @ops.custom_gradient
     def total(rows):
-        true_value = true_class_values(rows, column_ids)
-        shifted = minus_other_target(rows)
-        others = other_weight * ops.sum(ops.square(shifted), axis=-1, keepdims=True)
-        true_term = true_weight * ops.square(true_value - true_target)
-        true_term = true_term - other_weight * ops.square(minus_other_target(true_value))
-
-        def grad(*args, upstream=None):
-            upstream = args[0] if upstream is None else upstream
-            scale = 2.0 * upstream
-            other_grad = (scale * other_weight) * shifted
-            return with_true_class(other_grad, column_ids, scale * true_weight * (true_value - true_target))
-
-        return others + true_term, grad
+        return squares_rows(rows, column_ids, true_weight, true_target, other_weight, other_target)
 
     return as_labels_shape(total(rows), ids)
+
+
+def squares_rows(rows, column_ids, true_weight, true_target, other_weight=1.0, other_target=None):
+    """`(value [M, 1], gradient)` of `sparse_sum_of_squares` on `rows [M, C]` with class ids `column_ids [M, 1]`.
+
+    `gradient(upstream)` (a column `[M, 1]` or a scalar) returns `upstream * dl/dz`, `[M, C]`: the body of
+    `sparse_sum_of_squares`'s custom gradient, and the per-chunk kernel of `loss_head`.
+    """
+    true_value = true_class_values(rows, column_ids)
+    shifted = rows if other_target is None else rows - other_target
+    others = other_weight * ops.sum(ops.square(shifted), axis=-1, keepdims=True)
+    true_term = true_weight * ops.square(true_value - true_target)
+    true_term = true_term - other_weight * ops.square(true_value if other_target is None else true_value - other_target)
+
+    def gradient(*args, upstream=None):
+        upstream = args[0] if upstream is None else upstream
+        scale = 2.0 * upstream
+        other_grad = (scale * other_weight) * shifted
+        return with_true_class(other_grad, column_ids, scale * true_weight * (true_value - true_target))
+
+    return others + true_term, gradient

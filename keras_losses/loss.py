@@ -61,6 +61,16 @@ class ClassificationLoss(keras.losses.Loss):
         """The function form's keyword arguments, read from the attributes of the same names."""
         return {name: getattr(self, name) for name in hyper_parameter_names(self.fn)}
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        from keras_losses import loss_head  # imports the loss modules
+
+        head = loss_head.head_of(y_pred)
+        if head is None:
+            return super().__call__(y_true, y_pred, sample_weight=sample_weight)
+        # The hidden states a `LossHead` returns in training: the loss in chunks, reduced as Keras reduces.
+        with keras.name_scope(self.name):
+            return head.loss_value(self, y_true, y_pred, sample_weight)
+
     def call(self, y_true, y_pred):
         prediction_mask = get_keras_mask(y_pred)
         with warnings_of(self):

@@ -17,6 +17,9 @@ class MaskedTokenAccuracy(keras.metrics.Mean):
     Keras' `SparseCategoricalAccuracy` counts padding positions; this metric leaves them out of the mean,
     as the losses' `ignore_class` does.
 
+    Given the hidden states a `keras_losses.LossHead(training_predictions=True)` returns in training, it
+    reads the argmax of the head's logits that the head computed in chunks of tokens.
+
     Args:
         ignore_class: integer label id left out (the padding id). Defaults to 0.
         name: name of the metric. Defaults to "token_accuracy".
@@ -39,8 +42,18 @@ class MaskedTokenAccuracy(keras.metrics.Mean):
         self.ignore_class = ignore_class
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        from keras_losses.loss_head import training_predictions_of
+
         y_true = ops.cast(y_true, "int32")
-        correct = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), self.dtype)
+        from_head, predicted = training_predictions_of(y_pred)  # a `LossHead`'s hidden states in training
+        if from_head and predicted is None:
+            raise ValueError(
+                "MaskedTokenAccuracy received the hidden states of a `LossHead` in training: construct the head "
+                "with `training_predictions=True`, so that it computes the argmax of its logits."
+            )
+        if predicted is None:
+            predicted = ops.argmax(y_pred, axis=-1)
+        correct = ops.cast(ops.equal(ops.cast(predicted, "int32"), y_true), self.dtype)
         weight = ops.cast(ops.not_equal(y_true, self.ignore_class), self.dtype)
         if sample_weight is not None:  # per example [batch] or per token [batch, time]
             sample_weight = ops.cast(sample_weight, self.dtype)

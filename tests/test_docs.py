@@ -11,6 +11,7 @@ MODULES = [
     "keras_losses.square",
     "keras_losses.squentropy",
     "keras_losses.crossentropy",
+    "keras_losses.loss_head",
 ]
 
 

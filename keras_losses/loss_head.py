@@ -1,0 +1,506 @@
+"""A loss head for large vocabularies: the output projection and the loss in chunks of tokens.
+
+At the vocabulary sizes of translation and language models (`V` = 32k to 256k), the logits `[N, V]` of the
+`N` tokens of a batch, and their gradient, dominate the training memory. `chunked_loss` computes any loss of
+this package from the hidden states `h [N, d]`, the projection `W [d, V]` (and bias `b [V]`) and the class
+ids, in chunks of `c` tokens, never holding more than a few `[c, V]` tensors: for each chunk
+
+    z_c   = h_c W + b                               (the chunk's logits, float32 for float16/bfloat16 inputs)
+    l_c   = loss(z_c, y_c)                          (per token, from per-row sums: logsumexp, true logit, ...)
+    G_c   = a_c * dl/dz_c                           (closed form: `fused_softmax.softmax_rows`, `fused_squares`)
+    L    += sum a_c l_c,   dh_c = G_c W^T,   dW += h_c^T G_c,   db += sum_rows G_c
+
+where `a` are the rows' weights of the reduction: the sample weights, the Keras mask and `ignore_class`,
+the divisor of the averaging reductions, the division by the replicas of a `tf.distribute` strategy and
+`mean_over_global_batch`'s scale, all known in the forward pass. The gradients are computed in the forward
+pass, as Liger-Kernel's fused linear cross-entropy does (no matmul is recomputed: three per chunk, as the
+plain head's forward and backward), and the backward pass only scales them by the scalar upstream. Keras'
+reductions are linear in the per-token losses, `L = sum_i a_i l_i`, which is what lets the weights enter
+the forward pass (with Keras' `Loss.__call__` the upstream of each token is only known in the backward,
+which would need every `G_c` kept, i.e. `[N, V]`, or recomputed).
+
+`reduction="none"` (or None) returns the weighted per-token losses: their upstream is arbitrary, so the
+backward recomputes each chunk's logits (one more matmul per chunk, as Cut Cross-Entropy does).
+
+Values and gradients equal those of the plain head (`Dense(V)` and the loss on its logits) to float32
+rounding: the same closed forms, summed in another order.
+
+References:
+    - [Liger-Kernel, fused linear cross-entropy](https://github.com/linkedin/Liger-Kernel)
+      (`ops/fused_linear_cross_entropy.py`): chunks the tokens, computes the gradients in the forward pass.
+    - [Wijmans et al., 2024. Cut Your Losses in Large-Vocabulary Language Models](https://arxiv.org/abs/2411.09009)
+      (Cut Cross-Entropy): never materialises the logits; recomputes them in the backward pass.
+"""
+
+import math
+
+import keras
+from keras import ops
+from keras.backend import standardize_dtype
+
+from keras_losses._keras_private import (
+    get_keras_mask,
+    get_tensor_attr,
+    replicas_and_global_sum,
+    scale_loss_for_distribution,
+    set_tensor_attr_for_metrics,
+    squeeze_or_expand_to_same_rank,
+)
+from keras_losses.crossentropy import CrossEntropy
+from keras_losses.encouraging import Bonus, EncouragingLoss
+from keras_losses.fused_softmax import softmax_rows
+from keras_losses.fused_squares import squares_rows
+from keras_losses.inputs import as_tensor
+from keras_losses.labels import _check_class_ids
+from keras_losses.loss import AVERAGING_REDUCTIONS
+from keras_losses.square import SquareLoss
+from keras_losses.squentropy import Squentropy
+
+#: The attribute on the hidden states a `LossHead` returns in training that names the head.
+HEAD_ATTRIBUTE = "_keras_losses_head"
+#: The attribute with the argmax of the logits, on the hidden states of a `LossHead(training_predictions=True)`.
+PREDICTIONS_ATTRIBUTE = "_keras_losses_predicted_ids"
+#: The logits of one chunk hold about this many entries by default (`[c, V]`, 16 MiB in float32).
+DEFAULT_CHUNK_ENTRIES = 2**22
+
+
+def default_chunk_size(units):
+    """A power of two `c` with `c * units` near `DEFAULT_CHUNK_ENTRIES`, in [8, 4096]."""
+    return int(min(4096, max(8, 2 ** round(math.log2(DEFAULT_CHUNK_ENTRIES / units)))))
+
+
+def row_kernel(loss, classes):
+    """`f(rows [M, V], ids [M, 1]) -> (value [M, 1], gradient(upstream) -> [M, V])` for a loss of the package."""
+    s = loss.label_smoothing
+    if isinstance(loss, SquareLoss):
+        share = s / classes
+        true_q = 1.0 - s + share
+        k, m = loss.k, loss.m
+
+        def square(rows, ids):
+            value, gradient = squares_rows(
+                rows,
+                ids,
+                true_weight=1.0 + (k - 1.0) * true_q,
+                true_target=m * true_q,
+                other_weight=1.0 + (k - 1.0) * share,
+                other_target=m * share if s else None,
+            )
+            return value / classes, lambda upstream: gradient(upstream / classes)
+
+        return square
+    if not getattr(loss, "from_logits", True):
+        raise ValueError(
+            f"A `LossHead` computes logits: give {type(loss).__name__} `from_logits=True` (the head's training "
+            "output is not a softmax's)."
+        )
+    options = {"label_smoothing": s}
+    if isinstance(loss, Squentropy):
+        options["square_weight"] = 1.0 / (classes - 1)
+    elif isinstance(loss, EncouragingLoss):
+        options["bonus"] = Bonus(loss.log_end)
+    elif not isinstance(loss, CrossEntropy):
+        raise TypeError(f"`chunked_loss` takes a loss of keras_losses. Received: {loss!r}")
+    return lambda rows, ids: softmax_rows(rows, ids, classes, **options)
+
+
+def _accumulation_dtype(dtype):
+    return "float64" if standardize_dtype(dtype) == "float64" else "float32"
+
+
+def _in_chunks(x, chunk, num_chunks, padding):
+    """`x [N, ...]` padded with zeros to `num_chunks * chunk` rows, as `[num_chunks, chunk, ...]`."""
+    x = ops.pad(x, [(0, padding)] + [(0, 0)] * (len(x.shape) - 1))
+    return ops.reshape(x, (num_chunks, chunk, *x.shape[1:]))
+
+
+def _chunk_logits(h_c, kernel, bias, accumulation):
+    logits = ops.cast(ops.matmul(h_c, kernel), accumulation)
+    return logits if bias is None else logits + ops.cast(bias, accumulation)
+
+
+def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
+    """The chunk loop over `h [N, d]`, `ids [N]`, `weights [N]` (the rows' `a`).
+
+    With gradients: `(sum_i a_i l_i, dh [N, d], dW, db)`; without: the weighted values `a_i l_i` `[N]`.
+    """
+    accumulation = _accumulation_dtype(h.dtype)
+    n, d = ops.shape(h)[0], h.shape[-1]
+    num_chunks = (n + chunk - 1) // chunk
+    padding = num_chunks * chunk - n
+    h_chunks = _in_chunks(h, chunk, num_chunks, padding)
+    id_chunks = _in_chunks(ops.reshape(ids, (-1, 1)), chunk, num_chunks, padding)
+    weight_chunks = _in_chunks(ops.reshape(ops.cast(weights, accumulation), (-1, 1)), chunk, num_chunks, padding)
+    kernel_t = ops.transpose(kernel)
+
+    def chunk_values(i):
+        h_c = ops.take(h_chunks, i, axis=0)
+        rows = _chunk_logits(h_c, kernel, bias, accumulation)
+        weights_c = ops.take(weight_chunks, i, axis=0)
+        value, gradient = kernel_fn(rows, ops.take(id_chunks, i, axis=0))
+        return h_c, weights_c * value, gradient, weights_c
+
+    if not with_gradients:
+
+        def values_body(i, values):
+            weighted = chunk_values(i)[1]
+            return ops.slice_update(values, (i, 0, 0), weighted[None])
+
+        values = ops.fori_loop(0, num_chunks, values_body, ops.zeros((num_chunks, chunk, 1), accumulation))
+        return ops.reshape(values, (-1,))[:n]
+
+    def body(i, carry):
+        total, dh, dkernel, dbias = carry
+        h_c, weighted, gradient, weights_c = chunk_values(i)
+        g = gradient(weights_c)  # [c, V], accumulation dtype: a_c * dl/dz_c
+        g_compute = ops.cast(g, h.dtype)
+        dh = ops.slice_update(dh, (i, 0, 0), ops.cast(ops.matmul(g_compute, kernel_t), accumulation)[None])
+        dkernel = dkernel + ops.cast(ops.matmul(ops.transpose(h_c), g_compute), accumulation)
+        dbias = dbias + ops.sum(g, axis=0)  # unused without a bias
+        return ops.sum(weighted) + total, dh, dkernel, dbias
+
+    units = kernel.shape[-1]
+    init = (
+        ops.zeros((), accumulation),
+        ops.zeros((num_chunks, chunk, d), accumulation),
+        ops.zeros((d, units), accumulation),
+        ops.zeros((units,), accumulation),
+    )
+    total, dh, dkernel, dbias = ops.fori_loop(0, num_chunks, body, init)
+    return total, ops.reshape(dh, (-1, d))[:n], dkernel, dbias
+
+
+def _valid_count(mask, shape, dtype):
+    if mask is None:
+        return ops.cast(ops.prod(ops.convert_to_tensor(shape, dtype="int32")), dtype)
+    return ops.sum(ops.cast(mask, dtype))
+
+
+def row_weights(loss, shape, mask, sample_weight, dtype):
+    """`(a, scalar_reduction)`: the weights `a [shape]` with which the loss's reduction is `sum_i a_i l_i`.
+
+    Keras' `Loss.__call__` (its `apply_mask`, `reduce_values`, `scale_loss_for_distribution`) and the package's
+    `mean_over_global_batch`, spelled out per token. For `reduction="none"` (or None), the weights by which
+    Keras multiplies each token's loss, and `scalar_reduction=False`.
+    """
+    reduction = loss.reduction
+    averaging = reduction in AVERAGING_REDUCTIONS
+    weights = None
+    if sample_weight is not None:
+        weights = ops.convert_to_tensor(sample_weight, dtype)
+        template = ops.zeros(shape, dtype)
+        template, weights = squeeze_or_expand_to_same_rank(template, weights)
+        weights = ops.broadcast_to(weights, shape)
+    count = shape_size = _valid_count(None, shape, dtype)
+    if mask is not None:
+        count = _valid_count(mask, shape, dtype)
+        if averaging:  # Keras: valid entries weigh total / valid
+            mask_weight = ops.where(mask, ops.divide_no_nan(shape_size, count), ops.zeros((), dtype))
+        else:
+            mask_weight = ops.cast(mask, dtype)
+        weights = mask_weight if weights is None else weights * mask_weight
+    if reduction in (None, "none"):
+        return (ops.ones(shape, dtype) if weights is None else weights), False
+    if weights is None:
+        weights = ops.ones(shape, dtype)
+    if reduction == "sum":
+        return weights, True
+    if reduction == "mean_with_sample_weight" and (sample_weight is not None or mask is not None):
+        divisor = ops.sum(weights)
+    else:
+        divisor = shape_size
+    scale = scale_loss_for_distribution(ops.divide_no_nan(ops.ones((), dtype), divisor))
+    if getattr(loss, "mean_over_global_batch", False):
+        num_replicas, global_count = replicas_and_global_sum(ops.stop_gradient(count))
+        if num_replicas > 1:
+            safe = ops.where(global_count > 0, global_count, ops.ones_like(global_count))
+            scale = scale * (count * num_replicas / safe)
+    return weights * scale, True
+
+
+def chunked_loss(loss, y_true, hidden, kernel, bias=None, sample_weight=None, *, mask=None, chunk_size=None):
+    """`loss(y_true, hidden @ kernel + bias, sample_weight)`, in chunks of tokens, without the `[N, V]` logits.
+
+    Computes the loss of the plain head (`Dense(V)` then the loss on its logits) for any loss of the package
+    (`CrossEntropy`, `EncouragingLoss`, `ConservativeEncouragingLoss`, `SquareLoss`, `Squentropy`) with its
+    options: `label_smoothing`, `ignore_class`, every reduction and `mean_over_global_batch`; with sample
+    weights and Keras masks. See the module for the chunked forward pass and its custom gradient, which
+    reaches `hidden`, `kernel` and `bias` (never building an `[N, V]` tensor).
+
+    Args:
+        loss: an instance of one of the package's losses, on logits (`from_logits=True` where it applies).
+        y_true: integer class ids in `[0, V)` (or `ignore_class`), shaped like `hidden` without its last axis
+            (or with a last axis of 1). One-hot labels are refused (they are `[N, V]` themselves).
+        hidden: the hidden states `[..., d]`, float16, bfloat16, float32 or float64.
+        kernel: the projection `[d, V]` (a tensor; for a `keras.Variable` pass `variable.value`).
+        bias: optional `[V]`.
+        sample_weight: optional, broadcastable to the labels (as Keras' `Loss.__call__` takes it).
+        mask: optional boolean mask shaped like the labels; defaults to the Keras mask of `hidden`.
+        chunk_size: tokens per chunk, int >= 1. Defaults to `default_chunk_size(V)` (`[c, V]` ~ 4M entries).
+
+    Returns:
+        The reduced loss (a scalar, float32; float64 for float64 inputs), or the weighted per-token losses
+        for `reduction="none"`.
+
+    Logits are computed in the dtype of `hidden` (matmul as `Dense` does under the same dtype policy) and
+    cast to float32; the per-row sums, the gradient of the logits and `dW`, `db` accumulate in float32.
+
+    Examples:
+
+        >>> import numpy as np, keras_losses
+        >>> rng = np.random.default_rng(0)
+        >>> h, w = rng.normal(size=(6, 4)).astype("float32"), rng.normal(size=(4, 50)).astype("float32")
+        >>> loss = keras_losses.EncouragingLoss(from_logits=True, label_smoothing=0.1)
+        >>> labels = np.array([3, 1, 4, 1, 5, 9])
+        >>> chunked = keras_losses.chunked_loss(loss, labels, h, w, chunk_size=4)
+        >>> bool(np.isclose(float(chunked), float(loss(labels, h @ w)), rtol=1e-5))
+        True
+    """
+    hidden = as_tensor(hidden)
+    if mask is None:
+        mask = get_keras_mask(hidden)
+    kernel = as_tensor(kernel)
+    if standardize_dtype(kernel.dtype) != standardize_dtype(hidden.dtype):
+        kernel = ops.cast(kernel, hidden.dtype)
+    classes = kernel.shape[-1]
+    if not isinstance(classes, int) or classes < 2:
+        raise ValueError(f"`kernel` must be `[d, V]` with a static V >= 2. Received: kernel.shape={kernel.shape}")
+    if bias is not None:
+        bias = as_tensor(bias)
+    y_true = as_tensor(y_true)
+    leading = tuple(hidden.shape[:-1])
+    if len(y_true.shape) == len(hidden.shape) and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, axis=-1)
+    if len(y_true.shape) != len(leading):
+        raise ValueError(
+            "`chunked_loss` takes class ids shaped like `hidden` without its last axis (one-hot labels would be "
+            f"`[N, V]` themselves). Received: y_true.shape={tuple(y_true.shape)}, hidden.shape={tuple(hidden.shape)}"
+        )
+    ids = ops.cast(y_true, "int32")
+    ignore_class = loss.ignore_class
+    _check_class_ids(ids, classes, ignore_class)
+    if ignore_class is not None:
+        valid = ops.not_equal(ids, ignore_class)
+        ids = ops.where(valid, ids, ops.zeros_like(ids))
+        mask = valid if mask is None else ops.logical_and(ops.cast(mask, "bool"), valid)
+    elif mask is not None:
+        mask = ops.cast(mask, "bool")
+    accumulation = _accumulation_dtype(hidden.dtype)
+    shape = ops.shape(ids)
+    weights, scalar = row_weights(loss, shape, mask, sample_weight, accumulation)
+    chunk = chunk_size or default_chunk_size(classes)
+    kernel_fn = row_kernel(loss, classes)
+    d = hidden.shape[-1]
+    flat_ids, flat_weights = ops.reshape(ids, (-1,)), ops.reshape(ops.stop_gradient(weights), (-1,))
+    inputs = (hidden, kernel) if bias is None else (hidden, kernel, bias)
+
+    def as_inputs(tensors, dh, dkernel, dbias):
+        """The gradients of `tensors` (hidden, kernel[, bias]) in their shapes and dtypes."""
+        others = (ops.cast(g, t.dtype) for g, t in zip((dkernel, dbias), tensors[1:]))
+        return (ops.reshape(ops.cast(dh, tensors[0].dtype), ops.shape(tensors[0])), *others)
+
+    def loop(tensors, weights_, with_gradients):
+        flat_hidden = ops.reshape(tensors[0], (-1, d))
+        bias_ = tensors[2] if len(tensors) == 3 else None
+        return _loop(kernel_fn, flat_hidden, tensors[1], bias_, flat_ids, weights_, chunk, with_gradients)
+
+    if scalar:
+
+        @ops.custom_gradient
+        def reduced(*tensors):
+            total, dh, dkernel, dbias = loop(tensors, flat_weights, True)
+
+            def gradient(*args, upstream=None):
+                upstream = ops.cast(args[0] if upstream is None else upstream, accumulation)
+                return as_inputs(tensors, upstream * dh, upstream * dkernel, upstream * dbias)
+
+            return total, gradient
+
+        return reduced(*inputs)
+
+    @ops.custom_gradient
+    def per_token(*tensors):
+        values = loop(tensors, flat_weights, False)
+
+        def gradient(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            _, dh, dkernel, dbias = loop(
+                tensors, ops.reshape(ops.cast(upstream, accumulation), (-1,)) * flat_weights, True
+            )
+            return as_inputs(tensors, dh, dkernel, dbias)
+
+        return ops.reshape(values, shape), gradient
+
+    return per_token(*inputs)
+
+
+def head_of(y_pred):
+    """The `LossHead` whose training output `y_pred` is, or None."""
+    return get_tensor_attr(y_pred, HEAD_ATTRIBUTE)
+
+
+def training_predictions_of(y_pred):
+    """`(is a LossHead's training output, the argmax of its logits or None)`."""
+    return head_of(y_pred) is not None, get_tensor_attr(y_pred, PREDICTIONS_ATTRIBUTE)
+
+
+def chunked_argmax(hidden, kernel, bias=None, *, chunk_size=None):
+    """`argmax(hidden @ kernel + bias, axis=-1)` (int32, `hidden.shape[:-1]`), in chunks of tokens, no gradient."""
+    hidden = ops.stop_gradient(ops.convert_to_tensor(hidden))
+    kernel = ops.stop_gradient(ops.cast(kernel, hidden.dtype))
+    d, classes = hidden.shape[-1], kernel.shape[-1]
+    flat = ops.reshape(hidden, (-1, d))
+    n = ops.shape(flat)[0]
+    chunk = chunk_size or default_chunk_size(classes)
+    num_chunks = (n + chunk - 1) // chunk
+    chunks = _in_chunks(flat, chunk, num_chunks, num_chunks * chunk - n)
+    accumulation = _accumulation_dtype(hidden.dtype)
+
+    def body(i, ids):
+        logits = _chunk_logits(ops.take(chunks, i, axis=0), kernel, bias, accumulation)
+        return ops.slice_update(ids, (i, 0), ops.cast(ops.argmax(logits, axis=-1), "int32")[None])
+
+    ids = ops.fori_loop(0, num_chunks, body, ops.zeros((num_chunks, chunk), "int32"))
+    return ops.reshape(ops.reshape(ids, (-1,))[:n], ops.shape(hidden)[:-1])
+
+
+class LossHead(keras.layers.Layer):
+    """`Dense(units)` before a loss of keras-losses, computing the loss in chunks of tokens during training.
+
+    Outside training (`predict`, `evaluate`, decoding, `training=False`) it returns the logits
+    `inputs @ kernel + bias`, `[..., units]`, as the `Dense` layer it replaces. In training
+    (`training=True`, as `fit` calls the model) it returns its inputs, the hidden states `[..., d]`, named as
+    this head's (and with their Keras mask): a loss of the package (`CrossEntropy`, `EncouragingLoss`,
+    `ConservativeEncouragingLoss`, `SquareLoss`, `Squentropy`) given them computes `chunked_loss` with the
+    head's kernel and bias, with every option (label smoothing, `ignore_class`, sample weights, masks,
+    reductions, `mean_over_global_batch`), so `model.compile(loss=...)` and `model.fit` are unchanged. The
+    `[N, V]` logits of all tokens and their gradient are never held (see `keras_losses.loss_head`).
+
+    Its weights are `Dense`'s: `kernel [d, units]` and `bias [units]`, of the same names, so a `Dense`
+    layer's weights load into it (`head.set_weights(dense.get_weights())`) and back.
+
+    Training-time metrics: compiled metrics receive the hidden states too. With `training_predictions=True`
+    the head also computes the argmax of its logits in chunks in training (one more matmul per step, no
+    gradient) and attaches it to the hidden states: `keras_losses.metrics.MaskedTokenAccuracy` then reports
+    the training accuracy the plain head would, on every backend; without it, that metric raises. Other
+    metrics that need the logits are right in `evaluate` only: compile them into an evaluation-only model, or
+    leave them out of `fit`.
+
+    Args:
+        units: int >= 2, the number of classes `V` (the vocabulary).
+        use_bias: bool, whether to add a bias (as `Dense`).
+        kernel_initializer: as `Dense`'s.
+        bias_initializer: as `Dense`'s.
+        kernel_regularizer: as `Dense`'s.
+        bias_regularizer: as `Dense`'s.
+        kernel_constraint: as `Dense`'s.
+        bias_constraint: as `Dense`'s.
+        chunk_size: tokens per chunk in training, int >= 1, or None for `default_chunk_size(units)` (the
+            chunk's logits `[chunk, units]` near 4M entries: 16 MiB in float32). Smaller saves memory, larger
+            fewer loop steps.
+        training_predictions: bool, whether training also computes the argmax of the logits (for
+            `MaskedTokenAccuracy` in `fit`). Defaults to False.
+        **kwargs: `Layer` arguments (`name`, `dtype`, ...). Under a mixed precision policy the matmuls run in
+            the compute dtype and the losses' sums, the logits' gradient, `dW` and `db` accumulate in float32.
+
+    Examples:
+
+        >>> import keras, keras_losses
+        >>> inputs = keras.Input((None,), dtype="int32")
+        >>> hidden = keras.layers.Embedding(100, 16, mask_zero=True)(inputs)
+        >>> logits = keras_losses.LossHead(100, chunk_size=64, name="logits")(hidden)
+        >>> model = keras.Model(inputs, logits)
+        >>> model.compile("adam", loss=keras_losses.CrossEntropy(from_logits=True, label_smoothing=0.1))
+        >>> model.output_shape
+        (None, None, 100)
+
+    References:
+        - [Liger-Kernel's fused linear cross-entropy](https://github.com/linkedin/Liger-Kernel)
+        - [Wijmans et al., 2024. Cut Your Losses in Large-Vocabulary Language Models](https://arxiv.org/abs/2411.09009)
+    """
+
+    def __init__(
+        self,
+        units,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        chunk_size=None,
+        training_predictions=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or int(units) != units or units < 2:
+            raise ValueError(f"`units` must be an integer >= 2. Received: units={units!r}")
+        if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
+            raise ValueError(f"`chunk_size` must be a positive integer or None. Received: chunk_size={chunk_size!r}")
+        self.units, self.use_bias = int(units), bool(use_bias)
+        self.training_predictions = bool(training_predictions)
+        self.chunk_size = None if chunk_size is None else int(chunk_size)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras.constraints.get(kernel_constraint)
+        self.bias_constraint = keras.constraints.get(bias_constraint)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(input_shape[-1], self.units),
+            initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
+            constraint=self.kernel_constraint,
+        )
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias",
+                shape=(self.units,),
+                initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer,
+                constraint=self.bias_constraint,
+            )
+
+    def call(self, inputs, training=None):
+        if training:
+            hidden = ops.copy(inputs)  # its own tensor, named as this head's
+            set_tensor_attr_for_metrics(hidden, HEAD_ATTRIBUTE, self)
+            if self.training_predictions:
+                ids = chunked_argmax(inputs, self.kernel, self.bias, chunk_size=self.chunk_size)
+                set_tensor_attr_for_metrics(hidden, PREDICTIONS_ATTRIBUTE, ids)
+            return hidden
+        logits = ops.matmul(inputs, self.kernel)
+        return logits if self.bias is None else ops.add(logits, self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def weight_values(self):
+        """`(kernel, bias or None)` as tensors (read now: in a `StatelessScope`, its values)."""
+        return self.kernel.value, None if self.bias is None else self.bias.value
+
+    def loss_value(self, loss, y_true, hidden, sample_weight=None):
+        """`loss(y_true, logits, sample_weight)` from this head's training output `hidden` (`chunked_loss`)."""
+        kernel, bias = self.weight_values()
+        return chunked_loss(loss, y_true, hidden, kernel, bias, sample_weight, chunk_size=self.chunk_size)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "use_bias": self.use_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
+            "bias_constraint": keras.constraints.serialize(self.bias_constraint),
+            "chunk_size": self.chunk_size,
+            "training_predictions": self.training_predictions,
+        }
