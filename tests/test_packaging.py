@@ -90,7 +90,10 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(dist, tmp_path):
     (Path(own_site) / "running_environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     wheel = next(dist.glob("*.whl"))
     # This environment's pip installs into the fresh one (`--python`): no pip to bootstrap there.
+    # `--ignore-installed`: a non-editable keras-losses in the running environment (`.ci/run`'s) is seen through
+    # the `.pth` file, and pip would otherwise take it for this wheel and install nothing.
     install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "--no-index"]
+    install.append("--ignore-installed")
     install.append(str(wheel))
     subprocess.run(install, check=True, timeout=120, capture_output=True)
     # No PYTHONPATH, and a working directory outside the repository: only the installed wheel can be imported.

@@ -39,16 +39,21 @@ class LostProcess(RuntimeError):
 def lost_process_error(error):
     """A `LostProcess` naming the lost processes if `error` is TensorFlow's report of one, else None.
 
-    TensorFlow's coordination service reports a worker that stopped sending heartbeats, to every other
-    worker, as "The following tasks are unhealthy (stopped sending heartbeats): /job:worker/replica:0/task:1"
-    (within about 10 s on loopback). JAX's ends the surviving processes itself ("Task 1 heartbeat timeout",
-    after `jax.distributed`'s heartbeat timeout, 100 s by default): no Python error reaches this point there.
+    TensorFlow reports a worker that died to the others in one of two ways, depending on where they wait: its
+    coordination service's "The following tasks are unhealthy (stopped sending heartbeats):
+    /job:worker/replica:0/task:1" (within about 10 s on loopback), or a collective's `UnavailableError` "...
+    from remote target /job:worker/replica:0/task:1 ... Socket closed". JAX's coordination service ends the
+    surviving processes itself ("Task 1 heartbeat timeout", after `jax.distributed`'s heartbeat timeout, 100 s
+    by default): no Python error reaches this point there.
     """
     message = str(error)
-    if "unhealthy" not in message:
+    if "unhealthy" in message:
+        named = message.split("unhealthy", 1)[1].split("The tasks", 1)[0]  # the list, not who reported it
+    elif type(error).__name__ == "UnavailableError" and "remote target" in message:
+        named = message.split("remote target", 1)[1].split(" while ", 1)[0]
+    else:
         return None
-    unhealthy = message.split("unhealthy", 1)[1].split("The tasks", 1)[0]  # the list, not who reported it
-    lost = sorted({f"{job}-{task}" for job, task in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", unhealthy)})
+    lost = sorted({f"{job}-{task}" for job, task in re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", named)})
     return LostProcess(
         f"lost {', '.join(lost) or 'a process'} of the cluster (it stopped answering: killed, preempted or crashed). "
         "Start every process again with the same command: training resumes from the newest epoch that all of "

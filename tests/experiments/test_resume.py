@@ -123,9 +123,10 @@ def test_two_tensorflow_workers_killed_resume_exactly(data, reference, tmp_path)
     arguments = [*compare_arguments(data, tmp_path), "--strategy", "multi_worker"]
     cluster = tf_cluster(2)
     both = [start(killed("mid-epoch", 1, "square", *arguments, batch=1), env={**ENV, "TF_CONFIG": c}) for c in cluster]
-    for process in both:
+    for process in both:  # killed, or stopped by the other's death before reaching the point: named, one line
         output = process.communicate(timeout=300)[0]
-        assert process.returncode == -signal.SIGKILL, output[-3000:]
+        stopped = process.returncode == 1 and "error: lost worker-" in output and "Traceback" not in output
+        assert process.returncode == -signal.SIGKILL or stopped, output[-3000:]
     for folder in (run_folder(tmp_path, "square"), run_folder(tmp_path / "workers" / "worker-1", "square")):
         assert sorted(p.name for p in (folder / "backup").iterdir()) == ["epoch-1.npz"]  # each process its own
 
