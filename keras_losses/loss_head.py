@@ -114,6 +114,23 @@ def _in_chunks(x, chunk, num_chunks, padding):
     return ops.reshape(x, (num_chunks, chunk, *x.shape[1:]))
 
 
+def _serial_fori_loop(lower, upper, body, init):
+    """`ops.fori_loop`, one iteration at a time on TensorFlow.
+
+    TensorFlow's `tf.while_loop` (which `ops.fori_loop` calls) runs up to 10 iterations at once in graph mode
+    (`parallel_iterations=10`); the chunks' logits depend on the loop index only, so up to 10 chunks' `[c, V]`
+    logits and their gradients were alive together: the chunked step's peak memory was above the plain head's.
+    Keras' `fori_loop` has no such argument; XLA (TensorFlow's `jit_compile`, JAX) runs the iterations in order.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.fori_loop(lower, upper, body, init)
+    import tensorflow as tf
+
+    return tf.while_loop(
+        lambda i, _: i < upper, lambda i, carry: (i + 1, body(i, carry)), (lower, init), parallel_iterations=1
+    )[1]
+
+
 def _chunk_logits(h_c, kernel, bias, accumulation):
     logits = ops.cast(ops.matmul(h_c, kernel), accumulation)
     return logits if bias is None else logits + ops.cast(bias, accumulation)
@@ -146,7 +163,7 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
             weighted = chunk_values(i)[1]
             return ops.slice_update(values, (i, 0, 0), weighted[None])
 
-        values = ops.fori_loop(0, num_chunks, values_body, ops.zeros((num_chunks, chunk, 1), accumulation))
+        values = _serial_fori_loop(0, num_chunks, values_body, ops.zeros((num_chunks, chunk, 1), accumulation))
         return ops.reshape(values, (-1,))[:n]
 
     def body(i, carry):
@@ -166,7 +183,7 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
         ops.zeros((d, units), accumulation),
         ops.zeros((units,), accumulation),
     )
-    total, dh, dkernel, dbias = ops.fori_loop(0, num_chunks, body, init)
+    total, dh, dkernel, dbias = _serial_fori_loop(0, num_chunks, body, init)
     return total, ops.reshape(dh, (-1, d))[:n], dkernel, dbias
 
 
@@ -360,7 +377,7 @@ def chunked_argmax(hidden, kernel, bias=None, *, chunk_size=None):
         logits = _chunk_logits(ops.take(chunks, i, axis=0), kernel, bias, accumulation)
         return ops.slice_update(ids, (i, 0), ops.cast(ops.argmax(logits, axis=-1), "int32")[None])
 
-    ids = ops.fori_loop(0, num_chunks, body, ops.zeros((num_chunks, chunk), "int32"))
+    ids = _serial_fori_loop(0, num_chunks, body, ops.zeros((num_chunks, chunk), "int32"))
     return ops.reshape(ops.reshape(ids, (-1,))[:n], ops.shape(hidden)[:-1])
 
 
