@@ -148,7 +148,6 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
     h_chunks = _in_chunks(h, chunk, num_chunks, padding)
     id_chunks = _in_chunks(ops.reshape(ids, (-1, 1)), chunk, num_chunks, padding)
     weight_chunks = _in_chunks(ops.reshape(ops.cast(weights, accumulation), (-1, 1)), chunk, num_chunks, padding)
-    kernel_t = ops.transpose(kernel)
 
     def chunk_values(i):
         h_c = ops.take(h_chunks, i, axis=0)
@@ -171,7 +170,7 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
         h_c, weighted, gradient, weights_c = chunk_values(i)
         g = gradient(weights_c)  # [c, V], accumulation dtype: a_c * dl/dz_c
         g_compute = ops.cast(g, h.dtype)
-        dh = ops.slice_update(dh, (i, 0, 0), ops.cast(ops.matmul(g_compute, kernel_t), accumulation)[None])
+        dh = ops.slice_update(dh, (i, 0, 0), ops.cast(ops.einsum("cv,dv->cd", g_compute, kernel), accumulation)[None])
         dkernel = dkernel + ops.cast(ops.matmul(ops.transpose(h_c), g_compute), accumulation)
         dbias = dbias + ops.sum(g, axis=0)  # unused without a bias
         return ops.sum(weighted) + total, dh, dkernel, dbias
