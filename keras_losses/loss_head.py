@@ -165,24 +165,33 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
         values = _serial_fori_loop(0, num_chunks, values_body, ops.zeros((num_chunks, chunk, 1), accumulation))
         return ops.reshape(values, (-1,))[:n]
 
-    def body(i, carry):
-        total, dh, dkernel, dbias = carry
+    def contributions(i):
+        """Chunk `i`'s `(sum a l, dh_c, dW_c, db_c)`."""
         h_c, weighted, gradient, weights_c = chunk_values(i)
         g = gradient(weights_c)  # [c, V], accumulation dtype: a_c * dl/dz_c
         g_compute = ops.cast(g, h.dtype)
-        dh = ops.slice_update(dh, (i, 0, 0), ops.cast(ops.einsum("cv,dv->cd", g_compute, kernel), accumulation)[None])
-        dkernel = dkernel + ops.cast(ops.matmul(ops.transpose(h_c), g_compute), accumulation)
-        dbias = dbias + ops.sum(g, axis=0)  # unused without a bias
-        return ops.sum(weighted) + total, dh, dkernel, dbias
+        dh_c = ops.cast(ops.einsum("cv,dv->cd", g_compute, kernel), accumulation)
+        dkernel_c = ops.cast(ops.matmul(ops.transpose(h_c), g_compute), accumulation)
+        return ops.sum(weighted), dh_c, dkernel_c, ops.sum(g, axis=0)  # db unused without a bias
 
-    units = kernel.shape[-1]
-    init = (
-        ops.zeros((), accumulation),
-        ops.zeros((num_chunks, chunk, d), accumulation),
-        ops.zeros((d, units), accumulation),
-        ops.zeros((units,), accumulation),
-    )
-    total, dh, dkernel, dbias = _serial_fori_loop(0, num_chunks, body, init)
+    def body(i, carry):
+        total, dh, dkernel, dbias = carry
+        value, dh_c, dkernel_c, dbias_c = contributions(i)
+        return value + total, ops.slice_update(dh, (i, 0, 0), dh_c[None]), dkernel + dkernel_c, dbias + dbias_c
+
+    dh = ops.zeros((num_chunks, chunk, d), accumulation)
+    if isinstance(num_chunks, int) and num_chunks > 0:
+        # The first chunk starts the sums: TensorFlow's graph optimiser would fold `ops.zeros((d, V))` into a
+        # constant that the graph holds between steps (a kernel's size, counted in every step's peak).
+        value, dh_c, dkernel, dbias = contributions(0)
+        init, start = (value, ops.slice_update(dh, (0, 0, 0), dh_c[None]), dkernel, dbias), 1
+    else:
+        units = kernel.shape[-1]
+        init, start = (
+            (ops.zeros((), accumulation), dh, ops.zeros((d, units), accumulation), ops.zeros((units,), accumulation)),
+            0,
+        )
+    total, dh, dkernel, dbias = _serial_fori_loop(start, num_chunks, body, init)
     return total, ops.reshape(dh, (-1, d))[:n], dkernel, dbias
 
 
