@@ -114,6 +114,23 @@ def _in_chunks(x, chunk, num_chunks, padding):
     return ops.reshape(x, (num_chunks, chunk, *x.shape[1:]))
 
 
+def _serial_fori_loop(lower, upper, body, init):
+    """`ops.fori_loop`, one iteration at a time on TensorFlow.
+
+    TensorFlow's `tf.while_loop` (which `ops.fori_loop` calls) runs up to 10 iterations at once in graph mode
+    (`parallel_iterations=10`); the chunks' logits depend on the loop index only, so up to 10 chunks' `[c, V]`
+    logits and their gradients were alive together: the chunked step's peak memory was above the plain head's.
+    Keras' `fori_loop` has no such argument; XLA (TensorFlow's `jit_compile`, JAX) runs the iterations in order.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return ops.fori_loop(lower, upper, body, init)
+    import tensorflow as tf
+
+    return tf.while_loop(
+        lambda i, _: i < upper, lambda i, carry: (i + 1, body(i, carry)), (lower, init), parallel_iterations=1
+    )[1]
+
+
 def _chunk_logits(h_c, kernel, bias, accumulation):
     logits = ops.cast(ops.matmul(h_c, kernel), accumulation)
     return logits if bias is None else logits + ops.cast(bias, accumulation)
@@ -131,7 +148,6 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
     h_chunks = _in_chunks(h, chunk, num_chunks, padding)
     id_chunks = _in_chunks(ops.reshape(ids, (-1, 1)), chunk, num_chunks, padding)
     weight_chunks = _in_chunks(ops.reshape(ops.cast(weights, accumulation), (-1, 1)), chunk, num_chunks, padding)
-    kernel_t = ops.transpose(kernel)
 
     def chunk_values(i):
         h_c = ops.take(h_chunks, i, axis=0)
@@ -146,27 +162,36 @@ def _loop(kernel_fn, h, kernel, bias, ids, weights, chunk, with_gradients):
             weighted = chunk_values(i)[1]
             return ops.slice_update(values, (i, 0, 0), weighted[None])
 
-        values = ops.fori_loop(0, num_chunks, values_body, ops.zeros((num_chunks, chunk, 1), accumulation))
+        values = _serial_fori_loop(0, num_chunks, values_body, ops.zeros((num_chunks, chunk, 1), accumulation))
         return ops.reshape(values, (-1,))[:n]
 
-    def body(i, carry):
-        total, dh, dkernel, dbias = carry
+    def contributions(i):
+        """Chunk `i`'s `(sum a l, dh_c, dW_c, db_c)`."""
         h_c, weighted, gradient, weights_c = chunk_values(i)
         g = gradient(weights_c)  # [c, V], accumulation dtype: a_c * dl/dz_c
         g_compute = ops.cast(g, h.dtype)
-        dh = ops.slice_update(dh, (i, 0, 0), ops.cast(ops.matmul(g_compute, kernel_t), accumulation)[None])
-        dkernel = dkernel + ops.cast(ops.matmul(ops.transpose(h_c), g_compute), accumulation)
-        dbias = dbias + ops.sum(g, axis=0)  # unused without a bias
-        return ops.sum(weighted) + total, dh, dkernel, dbias
+        dh_c = ops.cast(ops.einsum("cv,dv->cd", g_compute, kernel), accumulation)
+        dkernel_c = ops.cast(ops.matmul(ops.transpose(h_c), g_compute), accumulation)
+        return ops.sum(weighted), dh_c, dkernel_c, ops.sum(g, axis=0)  # db unused without a bias
 
-    units = kernel.shape[-1]
-    init = (
-        ops.zeros((), accumulation),
-        ops.zeros((num_chunks, chunk, d), accumulation),
-        ops.zeros((d, units), accumulation),
-        ops.zeros((units,), accumulation),
-    )
-    total, dh, dkernel, dbias = ops.fori_loop(0, num_chunks, body, init)
+    def body(i, carry):
+        total, dh, dkernel, dbias = carry
+        value, dh_c, dkernel_c, dbias_c = contributions(i)
+        return value + total, ops.slice_update(dh, (i, 0, 0), dh_c[None]), dkernel + dkernel_c, dbias + dbias_c
+
+    dh = ops.zeros((num_chunks, chunk, d), accumulation)
+    if isinstance(num_chunks, int) and num_chunks > 0:
+        # The first chunk starts the sums: TensorFlow's graph optimiser would fold `ops.zeros((d, V))` into a
+        # constant that the graph holds between steps (a kernel's size, counted in every step's peak).
+        value, dh_c, dkernel, dbias = contributions(0)
+        init, start = (value, ops.slice_update(dh, (0, 0, 0), dh_c[None]), dkernel, dbias), 1
+    else:
+        units = kernel.shape[-1]
+        init, start = (
+            (ops.zeros((), accumulation), dh, ops.zeros((d, units), accumulation), ops.zeros((units,), accumulation)),
+            0,
+        )
+    total, dh, dkernel, dbias = _serial_fori_loop(start, num_chunks, body, init)
     return total, ops.reshape(dh, (-1, d))[:n], dkernel, dbias
 
 
@@ -360,7 +385,7 @@ def chunked_argmax(hidden, kernel, bias=None, *, chunk_size=None):
         logits = _chunk_logits(ops.take(chunks, i, axis=0), kernel, bias, accumulation)
         return ops.slice_update(ids, (i, 0), ops.cast(ops.argmax(logits, axis=-1), "int32")[None])
 
-    ids = ops.fori_loop(0, num_chunks, body, ops.zeros((num_chunks, chunk), "int32"))
+    ids = _serial_fori_loop(0, num_chunks, body, ops.zeros((num_chunks, chunk), "int32"))
     return ops.reshape(ops.reshape(ids, (-1,))[:n], ops.shape(hidden)[:-1])
 
 
