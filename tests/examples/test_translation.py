@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_losses
 from tests.helpers import mirrored_strategy_on_two_cpus
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
@@ -33,6 +34,7 @@ def check_run(output_dir, loss):
 def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(translation_run):
     results = check_run(translation_run, "conservative_encouraging:0.5")
     assert results["preset"] == "iwslt" and results["label_smoothing"] == 0.1 and results["beams"] == 2
+    assert results["head"] == "chunked"  # the default logits layer: keras_losses.LossHead
     assert results["preset_config"]["dropout"] == 0.3 and results["preset_config"]["model_dim"] == 32
     model = keras.models.load_model(translation_run / "model.keras")
     optimizer = model.optimizer
@@ -40,6 +42,7 @@ def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(tran
     assert (optimizer.beta_1, optimizer.beta_2) == (0.9, 0.98) and int(optimizer.iterations) == 4
     assert optimizer.learning_rate.numpy() == pytest.approx(5e-4 * 4 / 4000)  # warm-up: step 4 of 4000
     assert model.get_layer("encoder_0").dropout == 0.3
+    assert isinstance(model.get_layer("logits"), keras_losses.LossHead)  # loaded as trained
 
 
 def test_saved_translator_reloads_and_decodes_the_same(translation_run):
@@ -133,7 +136,6 @@ def test_the_chunked_head_trains_as_the_dense_head():
     """The translator's default logits layer (`LossHead`, the loss in chunks of tokens) against the plain `Dense`
     from the same seed: a few SGD steps with dropout on padded batches give the same weights, losses and training
     token accuracy (float32 rounding); outside training both give the same logits."""
-    from keras_losses import LossHead
     from keras_losses.experiments import recipes, translation_data, translator
 
     preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32)  # dropout 0.1
@@ -162,7 +164,7 @@ def test_the_chunked_head_trains_as_the_dense_head():
 
     dense, dense_initial, dense_history = train("dense")
     chunked, chunked_initial, chunked_history = train("chunked")
-    assert isinstance(chunked.get_layer(translator.LOGITS), LossHead)
+    assert isinstance(chunked.get_layer(translator.LOGITS), keras_losses.LossHead)
     assert type(dense.get_layer(translator.LOGITS)) is keras.layers.Dense
     for a, b in zip(dense_initial, chunked_initial):
         np.testing.assert_array_equal(b, a)
