@@ -16,12 +16,15 @@ IWSLT De-En is not in tensorflow-datasets) or WMT14 De-En (with `--preset base`,
 
 Sub-word WordPiece vocabularies are trained on the training split and saved beside the model
 (`source_vocabulary.txt`, `target_vocabulary.txt`). Padding (id 0) is masked in attention and ignored by the
-loss (`ignore_class=0`) and by token accuracy. The loss is the mean over the non-padding tokens of the whole
-global batch of a step (`mean_over_global_batch=True`; fairseq normalises by the global token count too), so
-N replicas or processes train exactly as one device on the same global batch. BLEU is sacrebleu's corpus BLEU
-on detokenized test translations, decoded with key/value caches (the encoder once per batch, the decoder one
-token per step: `keras_losses.experiments.decoding`). Same strategies (TensorFlow and JAX), mixed-precision,
-backup/restore, logging and `results.json` conventions as examples/image_classification.py.
+loss (`ignore_class=0`) and by token accuracy. The logits layer is `keras_losses.LossHead` (`--head chunked`,
+the default): training computes the loss in chunks of tokens without holding the `[tokens, vocabulary]` logits,
+and equals the plain `Dense` layer's training (`--head dense`) to float32 rounding. The loss is the mean over
+the non-padding tokens of the whole global batch of a step (`mean_over_global_batch=True`; fairseq normalises by
+the global token count too), so N replicas or processes train exactly as one device on the same global batch.
+BLEU is sacrebleu's corpus BLEU on detokenized test translations, decoded with key/value caches (the encoder
+once per batch, the decoder one token per step: `keras_losses.experiments.decoding`). Same strategies
+(TensorFlow and JAX), mixed-precision, backup/restore, logging and `results.json` conventions as
+examples/image_classification.py.
 """
 
 import argparse
@@ -61,6 +64,7 @@ def build_parser():
     parser.add_argument("--heads", type=arguments.at_least(1), help="default: the preset's")
     parser.add_argument("--feedforward-dim", type=arguments.at_least(1), help="default: the preset's")
     parser.add_argument("--dropout", type=float, help="default: the preset's")
+    parser.add_argument("--head", choices=recipes.HEADS, default=recipes.DEFAULT_HEAD, help=recipes.HEAD_HELP)
     arguments.add_loss_arguments(parser, default="the preset's", label_smoothing=0.1)
     parser.add_argument(
         "--vocabulary-size", type=arguments.at_least(8), default=8000, help="WordPiece vocabulary size per language"
@@ -99,6 +103,7 @@ class Config:
     preset_name: str
     preset: object  # recipes.TranslationPreset, overrides applied
     loss: object  # arguments.LossChoice
+    head: str  # the logits layer: one of recipes.HEADS
     beams: int
     batch_size: int  # sentence pairs per replica; None: the recipe's global batch / replicas
     vocabulary_size: int
@@ -129,6 +134,7 @@ def configure(args):
         name,
         preset,
         loss,
+        args.head,
         args.beams or preset.beams,
         args.batch_size,
         args.vocabulary_size,
@@ -180,6 +186,7 @@ def main(argv=None):
             config.loss.label_smoothing,
             recipes.make_optimizer(preset.recipe, steps, global_batch),
             run.steps_per_execution,
+            head=config.head,
         )
     _, summary = training.fit(
         model,
@@ -204,6 +211,7 @@ def main(argv=None):
         "label_smoothing": config.loss.label_smoothing,
         "preset": config.preset_name,
         "preset_config": preset,
+        "head": config.head,
         "global_batch_size": global_batch,
         "vocabulary_sizes": {"source": source.vocabulary_size(), "target": target.vocabulary_size()},
         "test_loss": evaluation["loss"],

@@ -11,7 +11,7 @@ import sys
 from keras_losses.experiments import compare, distribution, quiet, user_data
 from keras_losses.experiments.loss_specs import SPEC_HELP
 from keras_losses.experiments.models import MODELS
-from keras_losses.experiments.recipes import DEFAULT_PRESET
+from keras_losses.experiments.recipes import DEFAULT_HEAD, DEFAULT_PRESET, HEAD_HELP, HEADS
 from keras_losses.experiments.settings import (
     DEFAULT_VALIDATION_FRACTION,
     STRATEGIES,
@@ -121,6 +121,11 @@ def _training_arguments(group):
         "vectors, cnn for images, cnn_1d for [time, features] sequences, text for text. Translation "
         "models are the examples' presets (their architecture and recipe; the loss is mean over the "
         "non-padding tokens of the global batch)",
+    )
+    group.add_argument(
+        "--head",
+        choices=HEADS,
+        help=f"translation sets only: {HEAD_HELP} (default: {DEFAULT_HEAD})",
     )
     group.add_argument(
         "--losses",

@@ -93,6 +93,7 @@ def run(plan, console=None):
         "command": command_line(settings),
         "dataset": settings.dataset_name,
         "model": task.model,
+        "head": settings.translation_head,  # translation sets: the translator's logits layer; else None
         "setup": task.description,
         "losses": list(settings.specs),
         "seeds": settings.seeds,

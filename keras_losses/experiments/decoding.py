@@ -108,7 +108,7 @@ class CachedDecoder:
             )
             self_caches.append(layer_self_cache)
             cross_caches.append(layer_cross_cache)
-        logits = self.layers.logits(x)
+        logits = self.layers.logits(x, training=False)  # a `LossHead` gives logits outside training only
         # Never the padding token: the whole-prefix decoder would mask it as a key in later steps.
         logits = ops.where(ops.arange(ops.shape(logits)[-1]) == PAD_ID, ops.cast(-1e9, logits.dtype), logits)
         cross_cache = cross_cache if cross_index is None else ops.stack(cross_caches, axis=1)

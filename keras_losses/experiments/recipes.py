@@ -435,6 +435,15 @@ PRESETS = {
     ),
 }
 PAPER_PRESET = "iwslt"  # the preset of the encouraging-loss paper's translation experiments
+#: The translator's output layers: `chunked` is `keras_losses.LossHead` (the loss in chunks of tokens, never the
+#: `[tokens, V]` logits: the same training to float32 rounding, less memory), `dense` the plain `Dense` layer.
+HEADS = ("chunked", "dense")
+DEFAULT_HEAD = "chunked"
+HEAD_HELP = (
+    "the translator's logits layer: chunked, keras_losses.LossHead (the loss computed in chunks of tokens, never "
+    "the [tokens, vocabulary] logits: the same training as dense to float32 rounding, in less memory), or dense, "
+    "keras.layers.Dense"
+)
 
 
 # --- the standard recipe of each data set -----------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from keras_losses.experiments import loss_specs, models
 from keras_losses.experiments.distribution import STRATEGIES
-from keras_losses.experiments.recipes import PRESETS
+from keras_losses.experiments.recipes import DEFAULT_HEAD, PRESETS
 from keras_losses.experiments.translation_data import TRANSLATION_DATASETS
 
 DEFAULT_LOSSES = "ce,square,encouraging,conservative_encouraging:0.75,squentropy"
@@ -46,6 +46,7 @@ class Settings:
     test_fraction: float | None = None
     validation_fraction: float | None = None
     model: str = "auto"
+    head: str | None = None  # translation sets: the translator's logits layer (None: recipes.DEFAULT_HEAD)
     losses: str = DEFAULT_LOSSES
     seeds: int = 3
     epochs: int | None = None
@@ -80,6 +81,13 @@ class Settings:
         return self.dataset or ("digits" if self.data is None else self.data)
 
     @property
+    def translation_head(self):
+        """The translator's logits layer (`recipes.HEADS`) on translation sets: --head or the default; else None."""
+        if self.source != "translation":
+            return None
+        return self.head or DEFAULT_HEAD
+
+    @property
     def specs(self):
         return tuple(loss_specs.split_specs(self.losses))
 
@@ -89,8 +97,11 @@ class Settings:
         return BASELINE if BASELINE in self.specs else self.specs[0]
 
     def identity(self):
-        """The settings that make two runs of a loss and seed the same run (written to `comparison.json`)."""
-        return {k: v for k, v in asdict(self).items() if k not in SELECTION + PRESENTATION + CLUSTER}
+        """The settings that make two runs of a loss and seed the same run (written to `comparison.json`); the
+        head as trained (`--head chunked` and no --head are the same runs)."""
+        identity = {k: v for k, v in asdict(self).items() if k not in SELECTION + PRESENTATION + CLUSTER}
+        identity["head"] = self.translation_head
+        return identity
 
     def check(self):
         """Raises `UsageError` for every problem that can be seen without reading the data."""
@@ -170,6 +181,7 @@ def _check_applicable(settings):
         ),
         ("test_fraction", source in ("tfds", "npz", "csv", "folder"), f"{name} has a fixed test split"),
         ("validation_fraction", source != "translation", "the translation sets report no calibrated metrics"),
+        ("head", source == "translation", f"applies to the translator of translation sets only; {name} is not one"),
     ]
     for name_, applies, why in rules:
         if getattr(settings, name_) is not None and not applies:

@@ -149,12 +149,14 @@ def translation_task(settings, strategy, workspace):
 
     The model is a translation preset (`--model transformer_<preset>`; auto: the data set's default preset)
     with its recipe, --epochs and --learning-rate applied; its loss is the mean over the non-padding tokens of
-    the global batch (`translator.compiled_translator`). The WordPiece vocabularies are trained once and kept
-    in `workspace/vocabulary`, so that a resumed comparison tokenizes exactly as before.
+    the global batch (`translator.compiled_translator`), its logits layer `--head`'s (default: the chunked
+    `keras_losses.LossHead`). The WordPiece vocabularies are trained once and kept in `workspace/vocabulary`, so
+    that a resumed comparison tokenizes exactly as before.
     """
     from keras_losses.experiments import decoding, resume, translation_data, translator
 
     name = settings.dataset_name
+    head = settings.translation_head
     model = f"transformer_{recipes.DEFAULT_PRESET[name]}" if settings.model == "auto" else settings.model
     preset = _override(
         recipes.PRESETS[model.removeprefix("transformer_")],
@@ -183,6 +185,7 @@ def translation_task(settings, strategy, workspace):
                 preset,
                 settings.label_smoothing,
                 optimizer=recipes.make_optimizer(preset.recipe, steps, batch),
+                head=head,
             )
         return strategy.prepare(network)
 
@@ -196,7 +199,7 @@ def translation_task(settings, strategy, workspace):
 
     reason = "auto: the data set's preset" if settings.model == "auto" else "--model"
     description = (
-        f"{name}: model {model} ({reason}: {preset.describe()}); global batch {batch}; BLEU of greedy "
+        f"{name}: model {model} ({reason}: {preset.describe()}), {head} head; global batch {batch}; BLEU of greedy "
         f"translations of {len(sentences)} test sentences"
     )
     return Task(

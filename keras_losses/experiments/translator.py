@@ -3,6 +3,11 @@
 `build_transformer` names its layers (`SOURCE_EMBEDDING`, `encoder_<i>`, `TARGET_EMBEDDING`, `decoder_<i>`,
 `LOGITS`); `TranslatorLayers.of(model)` finds them again, in a model just built or loaded from a `.keras`
 file, for the cached decoding of `decoding`. The presets (architecture, recipe, loss defaults) are in `recipes`.
+
+The logits layer is `keras_losses.LossHead` by default (`head="chunked"`): in training the loss is computed in
+chunks of tokens, never holding the `[tokens, V]` logits, with the plain head's values and gradients to float32
+rounding; outside training (evaluation, `predict`, decoding) it returns the logits as the `Dense` layer of
+`head="dense"` does, with the same weights.
 """
 
 from dataclasses import dataclass
@@ -10,21 +15,30 @@ from dataclasses import dataclass
 import keras
 
 from keras_losses.experiments import loss_specs, recipes
+from keras_losses.experiments.recipes import DEFAULT_HEAD, HEADS
 from keras_losses.experiments.translation_data import PAD_ID
+from keras_losses.loss_head import LossHead
 from keras_losses.metrics import MaskedTokenAccuracy
 
 SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS = "source_embedding", "target_embedding", "logits"
 ENCODER, DECODER = "encoder_{}", "decoder_{}"
 
 
-def build_transformer(source_vocabulary, target_vocabulary, sequence_length, preset):
+def build_transformer(source_vocabulary, target_vocabulary, sequence_length, preset, head=DEFAULT_HEAD):
     """Encoder-decoder transformer from keras-hub layers; embeddings mask padding (id 0) throughout.
 
     `preset` (a `recipes.TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout.
     Inputs `encoder_inputs` and `decoder_inputs` (token ids, at most `sequence_length` each); output: logits
-    over the target vocabulary at every decoder position (float32 under mixed precision too).
+    over the target vocabulary at every decoder position (float32 under mixed precision too). `head` (one of
+    `recipes.HEADS`) is the logits layer: `"chunked"`, `keras_losses.LossHead` (in training, the hidden states
+    from which the package's losses compute the loss in chunks; it computes the argmax of the logits for the
+    training token accuracy too), or `"dense"`, `keras.layers.Dense`. Both have the same weights (`kernel`,
+    `bias`), drawn the same for the same seed.
     """
     import keras_hub
+
+    if head not in HEADS:
+        raise ValueError(f"`head` must be one of {HEADS}. Received: head={head!r}")
 
     encoder_inputs = keras.Input((None,), dtype="int32", name="encoder_inputs")
     decoder_inputs = keras.Input((None,), dtype="int32", name="decoder_inputs")
@@ -42,7 +56,10 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
         y = keras_hub.layers.TransformerDecoder(
             preset.feedforward_dim, preset.heads, preset.dropout, name=DECODER.format(i)
         )(y, x)
-    to_logits = keras.layers.Dense(target_vocabulary, dtype="float32", name=LOGITS)  # before the dropout: same seeds
+    if head == "chunked":  # before the dropout: same seeds
+        to_logits = LossHead(target_vocabulary, dtype="float32", training_predictions=True, name=LOGITS)
+    else:
+        to_logits = keras.layers.Dense(target_vocabulary, dtype="float32", name=LOGITS)
     logits = to_logits(keras.layers.Dropout(preset.dropout)(y))
     return keras.Model([encoder_inputs, decoder_inputs], logits, name="translator")
 
@@ -56,8 +73,10 @@ def compiled_translator(
     label_smoothing=None,
     optimizer=None,
     steps_per_execution=1,
+    head=DEFAULT_HEAD,
 ):
-    """`build_transformer` of `preset` compiled with the loss `spec`, `optimizer` and token accuracy.
+    """`build_transformer` of `preset` (with the logits layer `head`) compiled with the loss `spec`, `optimizer`
+    and token accuracy.
 
     The loss ignores padding and is the mean over the non-padding tokens of the whole global batch
     (`mean_over_global_batch=True`): a step on N replicas equals the one-device step on the same global
@@ -68,7 +87,7 @@ def compiled_translator(
     Call it inside the strategy's scope.
     """
     vocabulary = target_tokenizer.vocabulary_size()
-    model = build_transformer(source_tokenizer.vocabulary_size(), vocabulary, sequence_length, preset)
+    model = build_transformer(source_tokenizer.vocabulary_size(), vocabulary, sequence_length, preset, head)
     label_smoothing = preset.label_smoothing if label_smoothing is None else label_smoothing
     model.compile(
         optimizer=optimizer or recipes.make_optimizer(preset.recipe, steps_per_epoch=1),
@@ -90,7 +109,7 @@ class TranslatorLayers:
     encoders: tuple  # keras_hub.layers.TransformerEncoder, in order
     target_embedding: object
     decoders: tuple  # keras_hub.layers.TransformerDecoder, in order
-    logits: object  # keras.layers.Dense
+    logits: object  # keras_losses.LossHead or keras.layers.Dense: logits when called outside training
 
     @classmethod
     def of(cls, model):

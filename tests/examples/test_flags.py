@@ -54,6 +54,7 @@ TRANSLATION_FLAGS = {
     "--heads": (["--heads", "8"], lambda c: c.preset.heads, 8),
     "--feedforward-dim": (["--feedforward-dim", "2048"], lambda c: c.preset.feedforward_dim, 2048),
     "--dropout": (["--dropout", "0.1"], lambda c: c.preset.dropout, 0.1),
+    "--head": (["--head", "dense"], lambda c: c.head, "dense"),
     "--loss": (["--loss", "ce"], lambda c: c.loss.spec(8000), "ce"),  # the preset's LE 0.5 goes with its loss
     "--k": (["--loss", "square", "--k", "2"], lambda c: c.loss.spec(8000), "square:2.0,30.0"),
     "--m": (["--loss", "square", "--m", "5"], lambda c: c.loss.spec(8000), "square:15.0,5.0"),
@@ -119,7 +120,7 @@ def test_image_defaults_are_the_datasets_recipe(image_example):
 def test_translation_defaults_are_the_presets(translation_example):
     config = configure(translation_example, [])
     iwslt = PRESETS["iwslt"]
-    assert config.preset_name == "iwslt" and config.preset == iwslt and config.beams == 5
+    assert config.preset_name == "iwslt" and config.preset == iwslt and config.beams == 5 and config.head == "chunked"
     assert config.loss == arguments.LossChoice("conservative_encouraging", log_end=0.5, label_smoothing=0.1)
     assert (iwslt.dropout, iwslt.recipe.learning_rate, iwslt.recipe.weight_decay) == (0.3, 5e-4, 1e-4)
     assert (iwslt.layers, iwslt.model_dim, iwslt.feedforward_dim, iwslt.heads) == (6, 512, 1024, 4)

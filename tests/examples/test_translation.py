@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+import keras_losses
 from tests.helpers import mirrored_strategy_on_two_cpus
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
@@ -33,6 +34,7 @@ def check_run(output_dir, loss):
 def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(translation_run):
     results = check_run(translation_run, "conservative_encouraging:0.5")
     assert results["preset"] == "iwslt" and results["label_smoothing"] == 0.1 and results["beams"] == 2
+    assert results["head"] == "chunked"  # the default logits layer: keras_losses.LossHead
     assert results["preset_config"]["dropout"] == 0.3 and results["preset_config"]["model_dim"] == 32
     model = keras.models.load_model(translation_run / "model.keras")
     optimizer = model.optimizer
@@ -40,6 +42,7 @@ def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(tran
     assert (optimizer.beta_1, optimizer.beta_2) == (0.9, 0.98) and int(optimizer.iterations) == 4
     assert optimizer.learning_rate.numpy() == pytest.approx(5e-4 * 4 / 4000)  # warm-up: step 4 of 4000
     assert model.get_layer("encoder_0").dropout == 0.3
+    assert isinstance(model.get_layer("logits"), keras_losses.LossHead)  # loaded as trained
 
 
 def test_saved_translator_reloads_and_decodes_the_same(translation_run):
@@ -127,6 +130,52 @@ def test_a_step_on_two_replicas_equals_one_device_whatever_the_padding():
     # The cached decoder reads a mirrored model's variables as the model's own call does.
     cached = np.asarray(decoding.CachedDecoder(token_exact).compiled()(inputs["encoder_inputs"]))
     np.testing.assert_array_equal(cached, uncached_generate(token_exact, inputs["encoder_inputs"], 1))
+
+
+def test_the_chunked_head_trains_as_the_dense_head():
+    """The translator's default logits layer (`LossHead`, the loss in chunks of tokens) against the plain `Dense`
+    from the same seed: a few SGD steps with dropout on padded batches give the same weights, losses and training
+    token accuracy (float32 rounding); outside training both give the same logits."""
+    from keras_losses.experiments import recipes, translation_data, translator
+
+    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32)  # dropout 0.1
+    tokenizer = SimpleNamespace(vocabulary_size=lambda: 30)
+    rng = np.random.default_rng(0)
+    inputs = {name: np.zeros((4, 8), "int32") for name in ("encoder_inputs", "decoder_inputs")}
+    for rows in inputs.values():
+        for row, length in zip(rows, [8, 6, 3, 1]):
+            row[:length] = rng.integers(translation_data.END_ID + 1, 30, length)
+    labels = np.concatenate([inputs["decoder_inputs"][:, 1:], np.zeros((4, 1), "int32")], axis=1)
+
+    def train(head):
+        keras.utils.set_random_seed(0)
+        model = translator.compiled_translator(
+            "conservative_encouraging:0.5",
+            tokenizer,
+            tokenizer,
+            8,
+            preset,
+            optimizer=keras.optimizers.SGD(1.0),
+            head=head,
+        )
+        if head == "chunked":  # 16 tokens a step: 4 chunks, the last one padded (the default would take 1)
+            model.get_layer(translator.LOGITS).chunk_size = 5
+        initial = model.get_weights()
+        history = model.fit(inputs, labels, batch_size=2, epochs=2, shuffle=False, verbose=0).history
+        return model, initial, history
+
+    dense, dense_initial, dense_history = train("dense")
+    chunked, chunked_initial, chunked_history = train("chunked")
+    assert isinstance(chunked.get_layer(translator.LOGITS), keras_losses.LossHead)
+    assert type(dense.get_layer(translator.LOGITS)) is keras.layers.Dense
+    for a, b in zip(dense_initial, chunked_initial):
+        np.testing.assert_array_equal(b, a)
+    for key in ("loss", "token_accuracy"):
+        np.testing.assert_allclose(chunked_history[key], dense_history[key], rtol=1e-5)
+    for a, b in zip(dense.get_weights(), chunked.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert max(np.abs(a - b).max() for a, b in zip(dense_initial, dense.get_weights())) > 1e-2  # the steps moved them
+    np.testing.assert_allclose(chunked.predict_on_batch(inputs), dense.predict_on_batch(inputs), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("loss", ["encouraging:0.75", "square", "squentropy", "ce"])

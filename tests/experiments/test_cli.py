@@ -175,6 +175,8 @@ def test_compare_on_a_mock_translation_set_reports_token_metrics_and_bleu(tmp_pa
     assert code == 0
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["config"]["model"] == "transformer_tiny" and len(results["runs"]) == 1
+    assert results["config"]["head"] == "chunked" and "chunked head" in results["config"]["setup"]  # LossHead
+    assert json.loads((tmp_path / "comparison.json").read_text())["head"] == "chunked"
     for run in results["runs"]:
         assert 0.0 <= run["metrics"]["bleu"] <= 100.0 and 0.0 <= run["metrics"]["accuracy"] <= 1.0
         assert run["metrics"]["nll"] > 0 and len(run["accuracy_per_epoch"]) == 1

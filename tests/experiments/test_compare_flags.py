@@ -86,12 +86,14 @@ FLAGS = {
     "--steps-per-epoch": (["--steps-per-epoch", "3"], [], lambda t: t.task.steps_per_epoch, 3),
 }
 # The translation sets read the training flags through their preset (issue 9: --learning-rate was ignored there);
-# one run with all four (each reads a different part of what is trained) keeps the test cheap.
+# one run with all of them (each reads a different part of what is trained) keeps the test cheap. --head is theirs
+# alone (refused on other data: test_head_applies_to_translation_sets_only).
 TRANSLATION_FLAGS = {
     "--learning-rate": (["--learning-rate", "1e-3"], peak_learning_rate, 1e-3),
     "--epochs": (["--epochs", "3"], lambda t: t.task.epochs, 3),
     "--batch-size": (["--batch-size", "2"], lambda t: int(next(iter(t.task.epoch_batches(0, 0)))[1].shape[0]), 2),
     "--label-smoothing": (["--label-smoothing", "0.1"], lambda t: t.model.loss.label_smoothing, 0.1),
+    "--head": (["--head", "dense"], lambda t: type(t.model.get_layer("logits")).__name__, "Dense"),  # LossHead
 }
 # Refused on TensorFlow, each with an error naming it (on JAX they take effect: tests/experiments/test_compare_jax.py).
 REFUSED = {
@@ -117,7 +119,7 @@ PRESENTATION = {
 
 def test_every_flag_is_here():
     options = {option for action in cli.parse(["compare"])[0]._actions for option in action.option_strings}
-    assert options - {"-h", "--help"} == set(FLAGS) | set(REFUSED) | set(PRESENTATION)
+    assert options - {"-h", "--help"} == set(FLAGS) | set(TRANSLATION_FLAGS) | set(REFUSED) | set(PRESENTATION)
 
 
 def test_every_flag_changes_what_is_trained(trained):
@@ -134,6 +136,27 @@ def test_the_training_flags_take_effect_on_translation_sets(trained):
     for flag, (_, read, value) in TRANSLATION_FLAGS.items():
         assert read(given) == pytest.approx(value) and read(default) != pytest.approx(value), flag
     assert given.model.loss.mean_over_global_batch  # token-exact under any number of replicas
+    assert "chunked head" in default.task.description and "dense head" in given.task.description
+
+
+def test_head_applies_to_translation_sets_only(trained):
+    for argv in (["--head", "dense"], [*NPZ, "--head", "chunked"], ["--dataset", "iris", "--head", "dense"]):
+        assert "--head: applies to the translator of translation sets only" in trained(argv), argv
+
+
+def test_the_head_is_part_of_a_comparisons_identity(tmp_path):
+    """Recorded as trained (no --head is --head chunked), so that resuming with the other head is refused."""
+    identity = {
+        argv: cli.parse(["compare", *TINY_TRANSLATION, *argv])[1].identity()
+        for argv in ((), ("--head", "chunked"), ("--head", "dense"))
+    }
+    assert identity[()]["head"] == identity[("--head", "chunked")]["head"] == "chunked"
+    assert identity[("--head", "dense")]["head"] == "dense" and settings.Settings().identity()["head"] is None
+    store = RunStore(tmp_path)
+    store.start(identity[()])
+    store.check(identity[("--head", "chunked")])
+    with pytest.raises(settings.UsageError, match=r"other settings: --head 'dense' \(there: 'chunked'\)"):
+        store.check(identity[("--head", "dense")])
 
 
 def test_flags_that_do_not_apply_are_refused(trained):

@@ -60,6 +60,8 @@ def data_files(tmp_path_factory):
         (["--test-fraction", "0.3"], "--test-fraction: digits has a fixed test split"),
         (["--dataset", "ted_hrlr_translate/pt_to_en", "--validation-fraction", "0.1"], "--validation-fraction:"),
         (["--validation-fraction", "1"], "--validation-fraction: must be in [0, 1)"),
+        (["--head", "dense"], "--head: applies to the translator of translation sets only; digits is not one"),
+        (["--head", "sparse"], "argument --head: invalid choice: 'sparse'"),
         (["--seeds", "0"], "--seeds: must be at least 1. Received: 0"),
         (["--batch-size", "0"], "--batch-size: must be at least 1"),
         (["--learning-rate", "-1"], "--learning-rate: must be positive"),
