@@ -152,11 +152,17 @@ def standardize_labels(y_true, y_pred, label_smoothing=0.0, ignore_class=None, d
 
     if len(y_true.shape) == len(y_pred.shape):
         y_true = ops.squeeze(y_true, axis=-1)
+    ids, valid = class_ids(y_true, classes, ignore_class)
+    return Labels(ids=ids, valid=valid, smoothing=label_smoothing)
+
+
+def class_ids(y_true, classes, ignore_class=None):
+    """`(int32 ids, valid)` of sparse labels: checked against `[0, classes)` when known now, entries equal to
+    `ignore_class` set to 0 and marked invalid (`valid` None without `ignore_class`)."""
     # `Loss.__call__` hands labels over as floats: class ids are exact up to 2**24.
     ids = ops.cast(y_true, "int32")
     _check_class_ids(ids, classes, ignore_class)
-    valid = None
-    if ignore_class is not None:
-        valid = ops.not_equal(ids, ignore_class)
-        ids = ops.where(valid, ids, ops.zeros_like(ids))
-    return Labels(ids=ids, valid=valid, smoothing=label_smoothing)
+    if ignore_class is None:
+        return ids, None
+    valid = ops.not_equal(ids, ignore_class)
+    return ops.where(valid, ids, ops.zeros_like(ids)), valid

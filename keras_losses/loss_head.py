@@ -51,7 +51,7 @@ from keras_losses.encouraging import Bonus, EncouragingLoss
 from keras_losses.fused_softmax import softmax_rows
 from keras_losses.fused_squares import squares_rows
 from keras_losses.inputs import as_tensor
-from keras_losses.labels import _check_class_ids
+from keras_losses.labels import class_ids
 from keras_losses.loss import AVERAGING_REDUCTIONS
 from keras_losses.square import SquareLoss
 from keras_losses.squentropy import Squentropy
@@ -301,12 +301,8 @@ def chunked_loss(loss, y_true, hidden, kernel, bias=None, sample_weight=None, *,
             "`chunked_loss` takes class ids shaped like `hidden` without its last axis (one-hot labels would be "
             f"`[N, V]` themselves). Received: y_true.shape={tuple(y_true.shape)}, hidden.shape={tuple(hidden.shape)}"
         )
-    ids = ops.cast(y_true, "int32")
-    ignore_class = loss.ignore_class
-    _check_class_ids(ids, classes, ignore_class)
-    if ignore_class is not None:
-        valid = ops.not_equal(ids, ignore_class)
-        ids = ops.where(valid, ids, ops.zeros_like(ids))
+    ids, valid = class_ids(y_true, classes, loss.ignore_class)
+    if valid is not None:
         mask = valid if mask is None else ops.logical_and(ops.cast(mask, "bool"), valid)
     elif mask is not None:
         mask = ops.cast(mask, "bool")
