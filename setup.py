@@ -30,7 +30,9 @@ setup(
     description="Square, encouraging and conservative encouraging losses and squentropy as first-class Keras 3 losses",
     long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["keras_losses", "keras_losses.*"]),
+    packages=find_packages(
+        include=["keras_losses", "keras_losses.*", "keras_losses_experiments", "keras_losses_experiments.*"]
+    ),
     # The console script's entry point lives outside the package: importing keras_losses imports Keras and
     # TensorFlow, which `keras-losses --help` and argument errors must not wait for (keras_losses_cli.py).
     py_modules=["keras_losses_cli"],

@@ -14,11 +14,11 @@ The papers' vision experiments as a program (needs `pip install "keras-losses[ex
         --steps-per-epoch 2
 
 Every model has a linear output layer (square loss and squentropy need raw outputs; the cross-entropies take
-`from_logits=True`). Defaults follow the standard recipe of each dataset (`keras_losses.experiments.recipes`;
+`from_logits=True`). Defaults follow the standard recipe of each dataset (`keras_losses_experiments.training.recipe`;
 see the epilog of `--help` and docs/examples.md). The output directory receives `results.json` (top-1 [and top-5]
 accuracy, test NLL, ECE, training time), `model.keras`, `best.keras`, `training.csv`, TensorBoard `logs/`, and
 `backup/` while a run is in progress: rerun the same command after a crash and training resumes from the last
-completed epoch, exactly (`keras_losses.experiments.resume`). Runs on TensorFlow (tf.distribute strategies)
+completed epoch, exactly (`keras_losses_experiments.training.resume`). Runs on TensorFlow (tf.distribute strategies)
 and on JAX (`KERAS_BACKEND=jax`, one or several processes through keras.distribution).
 """
 
@@ -27,7 +27,9 @@ from dataclasses import dataclass
 
 
 def build_parser():
-    from keras_losses.experiments import arguments, datasets, models, recipes
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.classification import datasets, models
+    from keras_losses_experiments.training import recipe as recipes
 
     epilog = "; ".join(
         f"{name}: {recipe.describe()}" for name, recipe in recipes.RECIPES.items() if name in datasets.IMAGE_DATASETS
@@ -36,21 +38,21 @@ def build_parser():
         description=__doc__.split("\n\n")[0],
         epilog=f"Recipes: {epilog}. With other --epochs the step boundaries keep their fractions of the run. "
         "CIFAR: pad-4 random crop + flip; ImageNet: random resized crop + flip, resize 256 / center crop 224 for test.",
-        formatter_class=arguments.HelpFormatter,
+        formatter_class=flags.HelpFormatter,
     )
     parser.add_argument("--dataset", default="cifar10", choices=tuple(datasets.IMAGE_DATASETS))
     parser.add_argument("--model", default="resnet50", choices=models.MODELS)
-    arguments.add_loss_arguments(parser)
-    arguments.add_recipe_arguments(parser, "the dataset's recipe")
+    flags.add_loss_arguments(parser)
+    flags.add_recipe_arguments(parser, "the dataset's recipe")
     parser.add_argument(
         "--schedule",
         choices=("constant", "cosine", "step"),
         help="default: the recipe's; the recipe's warm-up is kept (--warmup-epochs to change it)",
     )
     parser.add_argument("--warmup-epochs", type=float, help="linear warm-up from 0 (default: the recipe's)")
-    parser.add_argument("--image-size", type=arguments.at_least(8), help="default: 32 for CIFAR, 224 for ImageNet")
-    parser.add_argument("--validation-steps", type=arguments.at_least(1), help="default: the whole test split")
-    arguments.add_run_arguments(parser, output_dir="runs/image_classification")
+    parser.add_argument("--image-size", type=flags.at_least(8), help="default: 32 for CIFAR, 224 for ImageNet")
+    parser.add_argument("--validation-steps", type=flags.at_least(1), help="default: the whole test split")
+    flags.add_run_arguments(parser, output_dir="runs/image_classification")
     return parser
 
 
@@ -60,17 +62,18 @@ class Config:
 
     dataset: str
     model: str
-    loss: object  # arguments.LossChoice
+    loss: object  # flags.LossChoice
     recipe: object  # recipes.Recipe
     batch_size: int  # per replica; None: the recipe's global batch / replicas
     image_size: int
     validation_steps: int
-    run: object  # arguments.RunOptions
+    run: object  # flags.RunOptions
 
 
 def configure(args):
     """The `Config` of parsed flags; raises `ValueError` naming a flag that does not apply."""
-    from keras_losses.experiments import arguments, recipes
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.training import recipe as recipes
 
     recipe = recipes.RECIPES[args.dataset].override(
         learning_rate=args.learning_rate,
@@ -82,12 +85,12 @@ def configure(args):
     return Config(
         args.dataset,
         args.model,
-        arguments.loss_choice(args),
+        flags.loss_choice(args),
         recipe,
         args.batch_size,
         args.image_size,
         args.validation_steps,
-        arguments.run_options(args),
+        flags.run_options(args),
     )
 
 
@@ -96,12 +99,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import keras
 
-    from keras_losses.experiments import arguments, datasets, loss_specs, metrics, models, recipes, training
+    from keras_losses_experiments import flags, losses
+    from keras_losses_experiments.classification import datasets, metrics, models
+    from keras_losses_experiments.training import harness
+    from keras_losses_experiments.training import recipe as recipes
 
     try:
         config = configure(args)
-        strategy = training.set_up(config.run)
-        global_batch = arguments.global_batch_size(args, config.recipe, strategy.replicas)
+        strategy = harness.set_up(config.run)
+        global_batch = flags.global_batch_size(args, config.recipe, strategy.replicas)
     except ValueError as error:
         parser.error(str(error))
     run = config.run
@@ -114,12 +120,12 @@ def main(argv=None):
         model = models.build(config.model, data.input_shape, data.num_classes)
         model.compile(
             optimizer=recipes.make_optimizer(config.recipe, steps, global_batch),
-            loss=loss_specs.build_loss(spec, data.num_classes, config.loss.label_smoothing),
+            loss=losses.build_loss(spec, data.num_classes, config.loss.label_smoothing),
             metrics=["accuracy"]
             + ([keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")] if 5 in top_k else []),
             steps_per_execution=run.steps_per_execution,
         )
-    _, summary = training.fit(
+    _, summary = harness.fit(
         model,
         strategy,
         data.epoch_batches,
@@ -131,7 +137,7 @@ def main(argv=None):
         monitor="val_accuracy",
     )
     with strategy.every_example(test, global_batch) as every_batch:
-        logits, labels = training.predict_logits(model, every_batch)
+        logits, labels = harness.predict_logits(model, every_batch)
     results = {
         **summary,
         "dataset": config.dataset,
@@ -145,12 +151,12 @@ def main(argv=None):
         "test_examples": len(labels),
         **metrics.classification_metrics(logits, labels, top_k=top_k),
     }
-    training.finish(model, results, run.output_dir, strategy)
+    harness.finish(model, results, run.output_dir, strategy)
     print(f"{spec}: test accuracy {results['accuracy']:.4f}, NLL {results['nll']:.4f}, ECE {results['ece']:.4f}")
     return results
 
 
 if __name__ == "__main__":
-    from keras_losses.experiments import training
+    from keras_losses_experiments.training import harness
 
-    training.run_main(main, "image_classification.py")
+    harness.run_main(main, "image_classification.py")

@@ -28,7 +28,7 @@ def kill():
 
 
 def arm(when, epoch, batch, run):
-    from keras_losses.experiments import resume
+    from keras_losses_experiments.training import resume
 
     def here(backup):
         return run is None or run in str(backup.directory)

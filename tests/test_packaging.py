@@ -26,7 +26,7 @@ import keras_losses
 from tests import reference
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["setup.py", "pyproject.toml", "README.md", "keras_losses_cli.py", "keras_losses"]
+SOURCES = ["setup.py", "pyproject.toml", "README.md", "keras_losses_cli.py", "keras_losses", "keras_losses_experiments"]
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,7 @@ def test_build_makes_a_wheel_and_an_sdist_of_the_version(dist):
     ]
     names = zipfile.ZipFile(next(dist.glob("*.whl"))).namelist()
     assert "keras_losses_cli.py" in names and "keras_losses/version.py" in names
-    assert "keras_losses/experiments/compare.py" in names
+    assert "keras_losses_experiments/comparison/compare.py" in names
     assert not [name for name in names if name.startswith(("tests/", "examples/", "docs/", "benchmarks/"))]
 
 

@@ -40,7 +40,11 @@ TINY = os.environ.get("KERAS_LOSSES_TUTORIAL_TINY") == "1"
 import keras
 
 import keras_losses
-from keras_losses.experiments import decoding, metrics, recipes, translation_data, translator
+from keras_losses_experiments.classification import metrics
+from keras_losses_experiments.training import recipe as recipes
+from keras_losses_experiments.translation import data as translation_data
+from keras_losses_experiments.translation import decoding
+from keras_losses_experiments.translation import model as translator
 
 print(f"Keras {keras.__version__} on {keras.backend.backend()}")
 

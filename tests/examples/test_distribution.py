@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses.experiments import distribution, multi_worker_workaround
+from keras_losses_experiments.training import distribution, multi_worker_workaround
 from tests.examples.example_runs import (
     IMAGE_SCRIPT,
     TINY_IMAGE_RUN,

@@ -3,8 +3,9 @@ refused with an error that names it; the defaults are the recipe's and the prese
 
 import pytest
 
-from keras_losses.experiments import arguments, recipes
-from keras_losses.experiments.recipes import PRESETS, RECIPES
+from keras_losses_experiments import flags
+from keras_losses_experiments.training import recipe as recipes
+from keras_losses_experiments.training.recipe import PRESETS, RECIPES
 
 
 def configure(example, argv):
@@ -113,15 +114,15 @@ def test_every_flag_changes_the_configuration(name, flags, image_example, transl
 
 def test_image_defaults_are_the_datasets_recipe(image_example):
     config = configure(image_example, ["--dataset", "imagenet2012"])
-    assert config.recipe == RECIPES["imagenet2012"] and config.loss == arguments.LossChoice("ce")
-    assert config.run == arguments.RunOptions(output_dir="runs/image_classification")
+    assert config.recipe == RECIPES["imagenet2012"] and config.loss == flags.LossChoice("ce")
+    assert config.run == flags.RunOptions(output_dir="runs/image_classification")
 
 
 def test_translation_defaults_are_the_presets(translation_example):
     config = configure(translation_example, [])
     iwslt = PRESETS["iwslt"]
     assert config.preset_name == "iwslt" and config.preset == iwslt and config.beams == 5 and config.head == "chunked"
-    assert config.loss == arguments.LossChoice("conservative_encouraging", log_end=0.5, label_smoothing=0.1)
+    assert config.loss == flags.LossChoice("conservative_encouraging", log_end=0.5, label_smoothing=0.1)
     assert (iwslt.dropout, iwslt.recipe.learning_rate, iwslt.recipe.weight_decay) == (0.3, 5e-4, 1e-4)
     assert (iwslt.layers, iwslt.model_dim, iwslt.feedforward_dim, iwslt.heads) == (6, 512, 1024, 4)
     assert configure(translation_example, ["--loss", "encouraging"]).loss.spec(100) == "encouraging"

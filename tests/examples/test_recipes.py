@@ -11,8 +11,8 @@ import keras
 import pytest
 
 import keras_losses
-from keras_losses.experiments import recipes
-from keras_losses.experiments.recipes import (
+from keras_losses_experiments.training import recipe as recipes
+from keras_losses_experiments.training.recipe import (
     PRESETS,
     RECIPES,
     RecipeError,
@@ -186,4 +186,6 @@ def test_the_docs_recipe_tables_are_the_recipes():
     text = RECIPES_PAGE.read_text(encoding="utf-8")
     block = re.search(r"<!-- recipes:begin.*?-->\n(.*?)<!-- recipes:end -->", text, re.DOTALL)
     assert block, "docs/examples.md has no recipes block"
-    assert block.group(1) == recipes.recipe_table(), "regenerate with: python -m keras_losses.experiments.recipes"
+    assert block.group(1) == recipes.recipe_table(), (
+        "regenerate with: python -m keras_losses_experiments.training.recipe"
+    )

@@ -9,7 +9,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses.experiments import loss_specs, models, recipes, translator
+from keras_losses_experiments import losses
+from keras_losses_experiments.classification import models
+from keras_losses_experiments.training import recipe as recipes
+from keras_losses_experiments.translation import model as translator
 from tests.examples.example_runs import finish, start
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
@@ -41,9 +44,7 @@ def harness_models(rng, directory):
         keras.mixed_precision.set_global_policy(policy)
         try:
             model = models.build("cnn", (8, 8, 3), 10)
-            model.compile(
-                optimizer=recipes.make_optimizer(image_recipe, 2, 4), loss=loss_specs.build_loss(loss, 10, 0.1)
-            )
+            model.compile(optimizer=recipes.make_optimizer(image_recipe, 2, 4), loss=losses.build_loss(loss, 10, 0.1))
             runs.append((model, *image_batch(rng, 8, 10, high=1.0)))
         finally:
             keras.mixed_precision.set_global_policy("float32")

@@ -12,7 +12,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from keras_losses import cli
+from keras_losses_experiments import cli
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses import cli
-from keras_losses.experiments import compare, runner, settings, tasks
-from keras_losses.experiments.run_store import RunStore
+from keras_losses_experiments import cli
+from keras_losses_experiments.comparison import compare, runner, settings, tasks
+from keras_losses_experiments.comparison.run_store import RunStore
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the refusals are TensorFlow's")
 

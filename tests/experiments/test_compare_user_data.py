@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_losses import cli
+from keras_losses_experiments import cli
 
 LOSSES = ["--losses", "ce,square", "--seeds", "2", "--epochs", "1", "--no-progress"]
 

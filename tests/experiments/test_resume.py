@@ -150,7 +150,7 @@ def test_two_tensorflow_workers_killed_resume_exactly(data, reference, tmp_path)
 
 
 def test_the_processes_agree_on_the_newest_epoch_every_one_holds():
-    from keras_losses.experiments import distribution
+    from keras_losses_experiments.training import distribution
 
     alone = distribution.Strategy("default", 1)
     assert alone.newest_common([2, 3], epochs=5) == 3 and alone.newest_common([], epochs=5) == 0
@@ -170,7 +170,7 @@ def tiny_run(directory, epochs, steps_per_epoch=2, width=8):
     pass, 2 steps an epoch (epochs and passes out of step)."""
     import tensorflow as tf
 
-    from keras_losses.experiments import distribution, resume
+    from keras_losses_experiments.training import distribution, resume
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(24, 4)).astype("float32"), np.arange(24) % 3

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_losses import cli
-from keras_losses.experiments import recipes
+from keras_losses_experiments import cli
+from keras_losses_experiments.training import recipe as recipes
 
 ROOT = Path(__file__).parents[2]
 

@@ -489,7 +489,7 @@ DEFAULT_PRESET = {"ted_hrlr_translate/pt_to_en": "iwslt", "wmt14_translate/de-en
 
 def recipe_table():
     """The recipe tables of docs/examples.md (Markdown), generated from `RECIPES` and `PRESETS`:
-    `python -m keras_losses.experiments.recipes` prints them."""
+    `python -m keras_losses_experiments.training.recipe` prints them."""
     rows = [
         "| recipe | optimizer | peak learning rate | schedule | weight decay | global batch | epochs | source |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",

@@ -177,7 +177,7 @@ class Strategy:
 
     def prepare(self, model):
         """The compiled `model`, patched for Keras' multi-worker defects where this strategy needs it."""
-        from keras_losses.experiments import multi_worker_workaround
+        from keras_losses_experiments.training import multi_worker_workaround
 
         return multi_worker_workaround.apply(model, self.tf_strategy)
 

@@ -8,11 +8,10 @@ what it imports at module level use only the standard library and the light modu
 import argparse
 import sys
 
-from keras_losses.experiments import compare, distribution, quiet, user_data
-from keras_losses.experiments.loss_specs import SPEC_HELP
-from keras_losses.experiments.models import MODELS
-from keras_losses.experiments.recipes import DEFAULT_HEAD, DEFAULT_PRESET, HEAD_HELP, HEADS
-from keras_losses.experiments.settings import (
+from keras_losses_experiments.classification import user_data
+from keras_losses_experiments.classification.models import MODELS
+from keras_losses_experiments.comparison import compare
+from keras_losses_experiments.comparison.settings import (
     DEFAULT_VALIDATION_FRACTION,
     STRATEGIES,
     TRANSLATION_DATASETS,
@@ -20,6 +19,9 @@ from keras_losses.experiments.settings import (
     Settings,
     UsageError,
 )
+from keras_losses_experiments.losses import SPEC_HELP
+from keras_losses_experiments.training import distribution, quiet
+from keras_losses_experiments.training.recipe import DEFAULT_HEAD, DEFAULT_PRESET, HEAD_HELP, HEADS
 
 DESCRIPTION = """Train the same model on the same data with each loss and several seeds. Prints per loss the mean
 ± std of test accuracy, NLL, ECE (raw, and at a temperature fitted on a validation split) and training time, and
@@ -225,7 +227,7 @@ def main(argv=None, finish_import=None):
         command.exit(2, f"{command.prog}: error: {error}\n")
     except distribution.LostProcess as error:
         command.exit(1, f"{command.prog}: error: {error}\n")
-    from keras_losses.experiments import report
+    from keras_losses_experiments.comparison import report
 
     if summary is None:
         console.print("Done: the chief (process 0) wrote the report", highlight=False)

@@ -29,7 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_losses.experiments import distribution
+from keras_losses_experiments.training import distribution
 
 BACKUP_NAME = re.compile(r"^epoch-(\d+)\.npz$")
 SEED_SPACING = 2**20  # data epochs of one seed before its seeds meet the next seed's

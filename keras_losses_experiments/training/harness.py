@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from keras_losses.experiments import distribution, resume
+from keras_losses_experiments.training import distribution, resume
 
 
 def set_up(run):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_losses.experiments.settings import UsageError
+from keras_losses_experiments.comparison.settings import UsageError
 
 SETTINGS_FILE = "comparison.json"
 #: Everything the comparison writes at the top of the output directory (what --overwrite removes).

@@ -12,8 +12,8 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_losses.experiments import user_data
-from keras_losses.experiments.settings import UsageError
+from keras_losses_experiments.classification import user_data
+from keras_losses_experiments.comparison.settings import UsageError
 
 IMAGE_DATASETS = {
     # name: (test split, default image size)
@@ -66,7 +66,7 @@ class Examples:
         (each example with a seed of its own), batched; a function of `seed` and `data_epoch` alone."""
         import tensorflow as tf
 
-        from keras_losses.experiments.resume import epoch_seed, example_seeds
+        from keras_losses_experiments.training.resume import epoch_seed, example_seeds
 
         pass_seed = epoch_seed(seed, data_epoch)
         # The same order however often the pass is iterated (Keras' JAX and Mirrored `fit` draw a first batch

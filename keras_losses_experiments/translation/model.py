@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import keras
 
-from keras_losses.experiments import loss_specs, recipes
-from keras_losses.experiments.recipes import DEFAULT_HEAD, HEADS
-from keras_losses.experiments.translation_data import PAD_ID
 from keras_losses.loss_head import LossHead
 from keras_losses.metrics import MaskedTokenAccuracy
+from keras_losses_experiments import losses
+from keras_losses_experiments.training import recipe as recipes
+from keras_losses_experiments.training.recipe import DEFAULT_HEAD, HEADS
+from keras_losses_experiments.translation.data import PAD_ID
 
 SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS = "source_embedding", "target_embedding", "logits"
 ENCODER, DECODER = "encoder_{}", "decoder_{}"
@@ -91,7 +92,7 @@ def compiled_translator(
     label_smoothing = preset.label_smoothing if label_smoothing is None else label_smoothing
     model.compile(
         optimizer=optimizer or recipes.make_optimizer(preset.recipe, steps_per_epoch=1),
-        loss=loss_specs.build_loss(spec, vocabulary, label_smoothing, ignore_class=PAD_ID, mean_over_global_batch=True),
+        loss=losses.build_loss(spec, vocabulary, label_smoothing, ignore_class=PAD_ID, mean_over_global_batch=True),
         metrics=[MaskedTokenAccuracy(ignore_class=PAD_ID)],
         steps_per_execution=steps_per_execution,
     )

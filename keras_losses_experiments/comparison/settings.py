@@ -8,10 +8,11 @@ seconds) are imported.
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from keras_losses.experiments import loss_specs, models
-from keras_losses.experiments.distribution import STRATEGIES
-from keras_losses.experiments.recipes import DEFAULT_HEAD, PRESETS
-from keras_losses.experiments.translation_data import TRANSLATION_DATASETS
+from keras_losses_experiments import losses
+from keras_losses_experiments.classification import models
+from keras_losses_experiments.training.distribution import STRATEGIES
+from keras_losses_experiments.training.recipe import DEFAULT_HEAD, PRESETS
+from keras_losses_experiments.translation.data import TRANSLATION_DATASETS
 
 DEFAULT_LOSSES = "ce,square,encouraging,conservative_encouraging:0.75,squentropy"
 DEFAULT_OUTPUT_DIR = "keras-losses-compare"
@@ -89,7 +90,7 @@ class Settings:
 
     @property
     def specs(self):
-        return tuple(loss_specs.split_specs(self.losses))
+        return tuple(losses.split_specs(self.losses))
 
     @property
     def baseline(self):
@@ -111,7 +112,7 @@ class Settings:
         _check_model(self)
         try:
             for spec in self.specs:
-                loss_specs.check_spec(spec)
+                losses.check_spec(spec)
         except ValueError as error:
             raise UsageError("--losses", str(error)) from None
         repeated = sorted({spec for spec in self.specs if self.specs.count(spec) > 1})

@@ -10,8 +10,15 @@ so), `--strategy` and the cluster flags choose where it trains (`distribution.ge
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_losses.experiments import datasets, loss_specs, metrics, models, recipes
-from keras_losses.experiments.settings import DEFAULT_MODEL, DEFAULT_VALIDATION_FRACTION, UsageError, usage_error
+from keras_losses_experiments import losses
+from keras_losses_experiments.classification import datasets, metrics, models
+from keras_losses_experiments.comparison.settings import (
+    DEFAULT_MODEL,
+    DEFAULT_VALIDATION_FRACTION,
+    UsageError,
+    usage_error,
+)
+from keras_losses_experiments.training import recipe as recipes
 
 DEFAULT_RECIPE = "digits"  # the recipe of data sets without their own: Adam 1e-3, batch 64, 20 epochs
 VOCABULARY_SIZE = 8000  # WordPiece tokens per language on translation sets
@@ -86,13 +93,13 @@ def classification_task(settings, data, strategy):
             network = models.build(model, data.input_shape, data.num_classes, data.vocabulary_size)
             network.compile(
                 optimizer=recipes.make_optimizer(recipe, steps, batch),
-                loss=loss_specs.build_loss(spec, data.num_classes, settings.label_smoothing),
+                loss=losses.build_loss(spec, data.num_classes, settings.label_smoothing),
                 metrics=["accuracy"],
             )
         return strategy.prepare(network)
 
     def evaluate(network):
-        from keras_losses.experiments.training import predict_logits
+        from keras_losses_experiments.training.harness import predict_logits
 
         with strategy.every_example(test, batch) as every_batch:
             logits, labels = predict_logits(network, every_batch)
@@ -153,7 +160,10 @@ def translation_task(settings, strategy, workspace):
     `keras_losses.LossHead`). The WordPiece vocabularies are trained once and kept in `workspace/vocabulary`, so
     that a resumed comparison tokenizes exactly as before.
     """
-    from keras_losses.experiments import decoding, resume, translation_data, translator
+    from keras_losses_experiments.training import resume
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import decoding
+    from keras_losses_experiments.translation import model as translator
 
     name = settings.dataset_name
     head = settings.translation_head
@@ -224,7 +234,7 @@ def _count(dataset):
 
 
 def _tokenizers(train_pairs, directory, reuse=True):
-    from keras_losses.experiments import translation_data
+    from keras_losses_experiments.translation import data as translation_data
 
     if reuse and all((directory / name).exists() for name in translation_data.VOCABULARY_FILES):
         return translation_data.load_tokenizers(directory)

@@ -8,7 +8,8 @@ examples turn it into an argparse error.
 import argparse
 from dataclasses import dataclass
 
-from keras_losses.experiments import distribution, loss_specs
+from keras_losses_experiments import losses
+from keras_losses_experiments.training import distribution
 
 
 class ArgumentError(ValueError):
@@ -44,7 +45,7 @@ def at_least(minimum):
 class LossChoice:
     """The loss the flags describe; `spec(num_classes)` completes it with the papers' defaults."""
 
-    family: str  # one of loss_specs.FAMILIES
+    family: str  # one of losses.FAMILIES
     k: float = None  # square loss only; None: the paper's value for the number of classes
     m: float = None
     log_end: float = None  # (conservative) encouraging loss only; None: the family's default
@@ -53,7 +54,7 @@ class LossChoice:
     def spec(self, num_classes):
         """A loss specification (loss_specs) such as "square:15.0,30.0" for `num_classes` classes."""
         if self.family == "square" and (self.k is not None or self.m is not None):
-            k, m = loss_specs.default_square_parameters(num_classes)
+            k, m = losses.default_square_parameters(num_classes)
             return f"square:{self.k if self.k is not None else k},{self.m if self.m is not None else m}"
         if self.log_end is not None:
             return f"{self.family}:{self.log_end}"
@@ -62,7 +63,7 @@ class LossChoice:
 
 def add_loss_arguments(parser, default="ce", label_smoothing=0.0):
     """--loss, --k, --m, --log-end, --label-smoothing; `default` and `label_smoothing` are for the help text."""
-    parser.add_argument("--loss", choices=loss_specs.FAMILIES, help=f"default: {default}")
+    parser.add_argument("--loss", choices=losses.FAMILIES, help=f"default: {default}")
     parser.add_argument(
         "--k",
         type=float,
@@ -108,7 +109,7 @@ def loss_choice(args, default="ce", label_smoothing=0.0):
         label_smoothing=label_smoothing if args.label_smoothing is None else args.label_smoothing,
     )
     try:  # the loss's own range checks, before any data is loaded
-        loss_specs.build_loss(choice.spec(10), 10, choice.label_smoothing)
+        losses.build_loss(choice.spec(10), 10, choice.label_smoothing)
     except ValueError as error:
         raise ArgumentError(f"the loss flags do not describe a valid loss: {error}") from None
     return choice

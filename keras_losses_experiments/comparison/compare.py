@@ -1,6 +1,6 @@
 """`keras-losses compare`: train one model with each loss over several seeds and tell which loss to use.
 
-    from keras_losses.experiments.compare import Settings, compare
+    from keras_losses_experiments.comparison.compare import Settings, compare
     summary = compare(Settings(data="my_data.npz", losses="ce,square", seeds=5, epochs=30))
 
 `prepare(settings)` checks the settings and reads the user's data (NumPy only: fast, no TensorFlow);
@@ -11,8 +11,14 @@ says (`distribution`) and writes the reports (`report`). `compare(settings)` doe
 import shlex
 from dataclasses import asdict, dataclass
 
-from keras_losses.experiments import datasets, models, user_data
-from keras_losses.experiments.settings import DEFAULT_LOSSES, DEFAULT_OUTPUT_DIR, Settings, UsageError, usage_error
+from keras_losses_experiments.classification import datasets, models, user_data
+from keras_losses_experiments.comparison.settings import (
+    DEFAULT_LOSSES,
+    DEFAULT_OUTPUT_DIR,
+    Settings,
+    UsageError,
+    usage_error,
+)
 
 __all__ = ["DEFAULT_LOSSES", "DEFAULT_OUTPUT_DIR", "Plan", "Settings", "compare", "prepare", "run"]
 
@@ -63,14 +69,15 @@ def run(plan, console=None):
     """
     import keras
 
-    from keras_losses.experiments import report, runner, tasks, training
-    from keras_losses.experiments.run_store import RunStore
+    from keras_losses_experiments.comparison import report, runner, tasks
+    from keras_losses_experiments.comparison.run_store import RunStore
+    from keras_losses_experiments.training import harness
 
     settings = plan.settings
     strategy = strategy_for(settings)
     identity = {**plan.identity, "keras_backend": keras.backend.backend()}
     store = RunStore(settings.output_dir)
-    workspace = store if strategy.is_chief else RunStore(training.worker_dir(settings.output_dir, strategy))
+    workspace = store if strategy.is_chief else RunStore(harness.worker_dir(settings.output_dir, strategy))
     workspace.check(identity, settings.overwrite)
     task = tasks.make_task(settings, plan.data, strategy, workspace.path)
     workspace.start(identity, settings.overwrite)
@@ -110,7 +117,7 @@ def run(plan, console=None):
 
 def strategy_for(settings):
     """`distribution.get_strategy` of the settings; its errors as `UsageError`s naming the flag."""
-    from keras_losses.experiments import distribution
+    from keras_losses_experiments.training import distribution
 
     try:
         return distribution.get_strategy(
