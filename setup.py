@@ -33,9 +33,6 @@ setup(
     packages=find_packages(
         include=["keras_losses", "keras_losses.*", "keras_losses_experiments", "keras_losses_experiments.*"]
     ),
-    # The console script's entry point lives outside the package: importing keras_losses imports Keras and
-    # TensorFlow, which `keras-losses --help` and argument errors must not wait for (keras_losses_cli.py).
-    py_modules=["keras_losses_cli"],
     python_requires=">=3.10",
     install_requires=["keras>=3.10", "numpy"],
     extras_require={
@@ -46,5 +43,5 @@ setup(
         "docs": DOCS + NOTEBOOKS,
         "test": EXPERIMENTS + TRANSLATION + TEST + DOCS + NOTEBOOKS + RELEASE,
     },
-    entry_points={"console_scripts": ["keras-losses=keras_losses_cli:main"]},
+    entry_points={"console_scripts": ["keras-losses=keras_losses_experiments.cli:main"]},
 )

@@ -210,13 +210,12 @@ def parse(argv=None):
     return args.parser, Settings(**values)
 
 
-def main(argv=None, finish_import=None):
-    """Runs the command; `finish_import` (from the console script) completes `import keras_losses` once the
-    arguments are valid."""
+def main(argv=None):
+    """Runs the command; Keras and TensorFlow are imported once the arguments are valid."""
     command, settings = parse(argv)
     try:
         plan = compare.prepare(settings)
-        quiet.import_tensorflow(finish_import)
+        quiet.import_tensorflow()
         from rich.console import Console
 
         console = Console(width=max(Console().width, 120))
