@@ -53,12 +53,12 @@ def random_translator(preset_name, vocabulary, length, seed=0):
 
     import keras
 
-    from keras_losses_experiments.training import recipe as recipes
     from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
     keras.utils.set_random_seed(seed)
     tokenizer = SimpleNamespace(vocabulary_size=lambda: vocabulary)
-    return translator.compiled_translator("ce", tokenizer, tokenizer, length, recipes.PRESETS[preset_name])
+    return translator.compiled_translator("ce", tokenizer, tokenizer, length, PRESETS[preset_name])
 
 
 def random_sources(count, vocabulary, length, seed=0):
@@ -134,7 +134,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--presets", default="tiny,iwslt", help="comma-separated translation presets (recipes.PRESETS)")
+    parser.add_argument("--presets", default="tiny,iwslt", help="comma-separated translation presets (PRESETS)")
     parser.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1: greedy)")
     parser.add_argument("--sentences", type=int, default=16, help="source sentences per pass")
     parser.add_argument("--batch-size", type=int, default=16, help="sentences per decoding call")

@@ -25,14 +25,16 @@ and on JAX (`KERAS_BACKEND=jax`, one or several processes through keras.distribu
 import argparse
 from dataclasses import dataclass
 
+RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "weight_decay", "schedule", "warmup_epochs")
+
 
 def build_parser():
     from keras_losses_experiments import flags
     from keras_losses_experiments.classification import datasets, models
-    from keras_losses_experiments.training import recipe as recipes
+    from keras_losses_experiments.classification.recipes import RECIPES
 
     epilog = "; ".join(
-        f"{name}: {recipe.describe()}" for name, recipe in recipes.RECIPES.items() if name in datasets.IMAGE_DATASETS
+        f"{name}: {recipe.describe()}" for name, recipe in RECIPES.items() if name in datasets.IMAGE_DATASETS
     )
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -40,19 +42,22 @@ def build_parser():
         "CIFAR: pad-4 random crop + flip; ImageNet: random resized crop + flip, resize 256 / center crop 224 for test.",
         formatter_class=flags.HelpFormatter,
     )
-    parser.add_argument("--dataset", default="cifar10", choices=tuple(datasets.IMAGE_DATASETS))
-    parser.add_argument("--model", default="resnet50", choices=models.MODELS)
-    flags.add_loss_arguments(parser)
-    flags.add_recipe_arguments(parser, "the dataset's recipe")
-    parser.add_argument(
-        "--schedule",
-        choices=("constant", "cosine", "step"),
-        help="default: the recipe's; the recipe's warm-up is kept (--warmup-epochs to change it)",
+    flags.add(
+        parser,
+        ("dataset", "model", *flags.LOSS_FLAGS, *RECIPE_FLAGS, "image_size", "validation_steps", *flags.RUN_FLAGS),
+        defaults={"dataset": "cifar10", "model": "resnet50", "output_dir": "runs/image_classification"},
+        choices={"dataset": tuple(datasets.IMAGE_DATASETS), "model": models.MODELS},
+        helps={
+            "loss": "ce",
+            "log_end": "1.0 for encouraging, 0.75 for conservative_encouraging",
+            "label_smoothing": "0",
+            "epochs": "the dataset's recipe",
+            "batch_size": "the recipe's",
+            "learning_rate": "the recipe's",
+            "image_size": "32 for CIFAR, 224 for ImageNet",
+            "steps_per_epoch": "one pass over the training split",
+        },
     )
-    parser.add_argument("--warmup-epochs", type=float, help="linear warm-up from 0 (default: the recipe's)")
-    parser.add_argument("--image-size", type=flags.at_least(8), help="default: 32 for CIFAR, 224 for ImageNet")
-    parser.add_argument("--validation-steps", type=flags.at_least(1), help="default: the whole test split")
-    flags.add_run_arguments(parser, output_dir="runs/image_classification")
     return parser
 
 
@@ -63,19 +68,19 @@ class Config:
     dataset: str
     model: str
     loss: object  # flags.LossChoice
-    recipe: object  # recipes.Recipe
-    batch_size: int  # per replica; None: the recipe's global batch / replicas
+    recipe: object  # Recipe
+    batch_size: int  # the global batch; None: the recipe's
     image_size: int
     validation_steps: int
     run: object  # flags.RunOptions
 
 
 def configure(args):
-    """The `Config` of parsed flags; raises `ValueError` naming a flag that does not apply."""
+    """The `Config` of parsed flags; raises `ConfigError` naming the field of a flag that does not apply."""
     from keras_losses_experiments import flags
-    from keras_losses_experiments.training import recipe as recipes
+    from keras_losses_experiments.classification.recipes import RECIPES
 
-    recipe = recipes.RECIPES[args.dataset].override(
+    recipe = RECIPES[args.dataset].override(
         learning_rate=args.learning_rate,
         epochs=args.epochs,
         weight_decay=args.weight_decay,
@@ -101,15 +106,16 @@ def main(argv=None):
 
     from keras_losses_experiments import flags, losses
     from keras_losses_experiments.classification import datasets, metrics, models
+    from keras_losses_experiments.errors import ConfigError
     from keras_losses_experiments.training import harness
-    from keras_losses_experiments.training import recipe as recipes
+    from keras_losses_experiments.training.optimizers import make_optimizer
 
     try:
         config = configure(args)
         strategy = harness.set_up(config.run)
-        global_batch = flags.global_batch_size(args, config.recipe, strategy.replicas)
-    except ValueError as error:
-        parser.error(str(error))
+        global_batch = strategy.check_global_batch(config.batch_size or config.recipe.batch_size)
+    except ConfigError as error:
+        parser.error(flags.usage(error))
     run = config.run
     data = datasets.load(config.dataset, global_batch, config.image_size, run.mock_data, seed=run.seed)
     test = data.test.take(config.validation_steps) if config.validation_steps else data.test
@@ -119,7 +125,7 @@ def main(argv=None):
     with strategy.scope():
         model = models.build(config.model, data.input_shape, data.num_classes)
         model.compile(
-            optimizer=recipes.make_optimizer(config.recipe, steps, global_batch),
+            optimizer=make_optimizer(config.recipe, steps, global_batch),
             loss=losses.build_loss(spec, data.num_classes, config.loss.label_smoothing),
             metrics=["accuracy"]
             + ([keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")] if 5 in top_k else []),

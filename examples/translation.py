@@ -30,6 +30,9 @@ examples/image_classification.py.
 import argparse
 from dataclasses import dataclass
 
+ARCHITECTURE_FLAGS = ("layers", "model_dim", "heads", "feedforward_dim", "dropout")
+RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "weight_decay", "warmup_steps")
+
 TOKEN_EXACT = (
     "The loss is the mean over the non-padding tokens of the whole global batch "
     "(mean_over_global_batch=True), as fairseq normalises by the global token count: a step on N "
@@ -40,60 +43,63 @@ TOKEN_EXACT = (
 
 def build_parser():
     from keras_losses_experiments import flags
-    from keras_losses_experiments.training import recipe as recipes
+    from keras_losses_experiments.flags import HEAD_HELP
     from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation.presets import (
+        DEFAULT_HEAD,
+        DEFAULT_PRESET,
+        PAPER_PRESET,
+        PRESETS,
+    )
 
-    presets = "; ".join(f"{name}: {preset.source}: {preset.describe()}" for name, preset in recipes.PRESETS.items())
-    defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in recipes.DEFAULT_PRESET.items())
+    presets = "; ".join(f"{name}: {preset.source}: {preset.describe()}" for name, preset in PRESETS.items())
+    defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in DEFAULT_PRESET.items())
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog=f"Presets: {presets}. {TOKEN_EXACT}",
         formatter_class=flags.HelpFormatter,
     )
-    parser.add_argument(
-        "--dataset", default="ted_hrlr_translate/pt_to_en", choices=translation_data.TRANSLATION_DATASETS
+    flags.add(
+        parser,
+        (
+            "dataset",
+            "preset",
+            *ARCHITECTURE_FLAGS,
+            "head",
+            *flags.LOSS_FLAGS,
+            "vocabulary_size",
+            "sequence_length",
+            *RECIPE_FLAGS,
+            "beams",
+            "test_sentences",
+            *flags.RUN_FLAGS,
+        ),
+        defaults={
+            "dataset": "ted_hrlr_translate/pt_to_en",
+            "head": DEFAULT_HEAD,
+            "sequence_length": translation_data.SEQUENCE_LENGTH,
+            "output_dir": "runs/translation",
+        },
+        choices={"dataset": translation_data.TRANSLATION_DATASETS, "preset": tuple(PRESETS)},
+        about={
+            "preset": f"{PAPER_PRESET} is the encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base "
+            "is Transformer-base; the preset gives the architecture, the recipe, the loss, label smoothing, dropout "
+            "and beam size unless a flag overrides them",
+            "head": HEAD_HELP,
+        },
+        helps={
+            "preset": defaults,
+            "loss": "the preset's",
+            "log_end": "1.0 for encouraging, 0.75 for conservative_encouraging, or the preset's",
+            "label_smoothing": "the preset's, 0.1",
+            "epochs": "the preset's",
+            "batch_size": "the preset's",
+            "learning_rate": "the preset's",
+            "beams": "the preset's",
+            "test_sentences": "all",
+            "steps_per_epoch": "one pass over the training split",
+        },
     )
-    parser.add_argument(
-        "--preset",
-        choices=tuple(recipes.PRESETS),
-        help=f"{recipes.PAPER_PRESET} is the "
-        "encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base is Transformer-base; "
-        "the preset gives the architecture, the recipe, the loss, label smoothing, dropout and beam "
-        f"size unless a flag overrides them (default: {defaults})",
-    )
-    parser.add_argument("--layers", type=flags.at_least(1), help="encoder = decoder layers (default: the preset's)")
-    parser.add_argument("--model-dim", type=flags.at_least(1), help="default: the preset's")
-    parser.add_argument("--heads", type=flags.at_least(1), help="default: the preset's")
-    parser.add_argument("--feedforward-dim", type=flags.at_least(1), help="default: the preset's")
-    parser.add_argument("--dropout", type=float, help="default: the preset's")
-    parser.add_argument("--head", choices=recipes.HEADS, default=recipes.DEFAULT_HEAD, help=recipes.HEAD_HELP)
-    flags.add_loss_arguments(parser, default="the preset's", label_smoothing=0.1)
-    parser.add_argument(
-        "--vocabulary-size", type=flags.at_least(8), default=8000, help="WordPiece vocabulary size per language"
-    )
-    parser.add_argument(
-        "--sequence-length",
-        type=flags.at_least(2),
-        default=translation_data.SEQUENCE_LENGTH,
-        help="tokens per sentence (longer are cut)",
-    )
-    flags.add_recipe_arguments(parser, "the preset's")
-    parser.add_argument(
-        "--warmup-steps",
-        type=flags.at_least(1),
-        help="updates of linear warm-up before the "
-        "inverse-square-root decay (default: the preset's, 4000; base and tiny: the peak follows "
-        "(model_dim * warmup_steps)^-0.5 unless --learning-rate is given)",
-    )
-    parser.add_argument(
-        "--beams",
-        type=flags.at_least(1),
-        help="beam size of the test translations, 1: greedy (default: the preset's)",
-    )
-    parser.add_argument(
-        "--test-sentences", type=flags.at_least(1), help="translate at most this many test sentences (default: all)"
-    )
-    flags.add_run_arguments(parser, output_dir="runs/translation")
     return parser
 
 
@@ -103,11 +109,11 @@ class Config:
 
     dataset: str
     preset_name: str
-    preset: object  # recipes.TranslationPreset, overrides applied
+    preset: object  # TranslationPreset, overrides applied
     loss: object  # flags.LossChoice
-    head: str  # the logits layer: one of recipes.HEADS
+    head: str  # the logits layer: one of HEADS
     beams: int
-    batch_size: int  # sentence pairs per replica; None: the recipe's global batch / replicas
+    batch_size: int  # sentence pairs in the global batch; None: the recipe's
     vocabulary_size: int
     sequence_length: int
     test_sentences: int
@@ -115,12 +121,15 @@ class Config:
 
 
 def configure(args):
-    """The `Config` of parsed flags; raises `ValueError` naming a flag that does not apply."""
+    """The `Config` of parsed flags; raises `ConfigError` naming the field of a flag that does not apply."""
     from keras_losses_experiments import flags
-    from keras_losses_experiments.training import recipe as recipes
+    from keras_losses_experiments.translation.presets import (
+        DEFAULT_PRESET,
+        PRESETS,
+    )
 
-    name = args.preset or recipes.DEFAULT_PRESET[args.dataset]
-    preset = recipes.PRESETS[name].override(
+    name = args.preset or DEFAULT_PRESET[args.dataset]
+    preset = PRESETS[name].override(
         layers=args.layers,
         model_dim=args.model_dim,
         heads=args.heads,
@@ -151,19 +160,20 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     from keras_losses_experiments import flags
-    from keras_losses_experiments.classification import metrics
+    from keras_losses_experiments.errors import ConfigError
     from keras_losses_experiments.training import harness, resume
-    from keras_losses_experiments.training import recipe as recipes
+    from keras_losses_experiments.training.optimizers import make_optimizer
     from keras_losses_experiments.translation import data as translation_data
     from keras_losses_experiments.translation import decoding
     from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.bleu import bleu
 
     try:
         config = configure(args)
         strategy = harness.set_up(config.run)
-        global_batch = flags.global_batch_size(args, config.preset.recipe, strategy.replicas)
-    except ValueError as error:
-        parser.error(str(error))
+        global_batch = strategy.check_global_batch(config.batch_size or config.preset.recipe.batch_size)
+    except ConfigError as error:
+        parser.error(flags.usage(error))
     run, preset, length = config.run, config.preset, config.sequence_length
     train_pairs, test_pairs = translation_data.load_pairs(config.dataset, run.mock_data)
     vocabularies = harness.worker_dir(run.output_dir, strategy)
@@ -184,7 +194,7 @@ def main(argv=None):
             length,
             preset,
             config.loss.label_smoothing,
-            recipes.make_optimizer(preset.recipe, steps, global_batch),
+            make_optimizer(preset.recipe, steps, global_batch),
             run.steps_per_execution,
             head=config.head,
         )
@@ -218,7 +228,7 @@ def main(argv=None):
         "token_accuracy": evaluation["token_accuracy"],
         "beams": config.beams,
         "test_sentences": len(sources),
-        "bleu": metrics.bleu(hypotheses, list(references)),
+        "bleu": bleu(hypotheses, list(references)),
         "samples": [
             {"source": s, "reference": r, "translation": h}
             for s, r, h in list(zip(sources, references, hypotheses))[:3]

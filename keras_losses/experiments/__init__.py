@@ -24,11 +24,23 @@ MOVED = {
     f"{_OLD}.quiet": f"{_NEW}.training.quiet",
     f"{_OLD}.resume": f"{_NEW}.training.resume",
     f"{_OLD}.training": f"{_NEW}.training.harness",
-    f"{_OLD}.recipes": (f"{_NEW}.training.recipe",),
+    f"{_OLD}.recipes": tuple(
+        f"{_NEW}.{name}"
+        for name in (
+            "training.recipe",
+            "training.optimizers",
+            "training.schedules",
+            "classification.recipes",
+            "translation.presets",
+            "recipe_tables",
+            "flags",
+            "errors",
+        )
+    ),
     f"{_OLD}.datasets": f"{_NEW}.classification.datasets",
     f"{_OLD}.user_data": f"{_NEW}.classification.user_data",
     f"{_OLD}.models": f"{_NEW}.classification.models",
-    f"{_OLD}.metrics": (f"{_NEW}.classification.metrics",),
+    f"{_OLD}.metrics": (f"{_NEW}.classification.metrics", f"{_NEW}.translation.bleu"),
     f"{_OLD}.translation_data": f"{_NEW}.translation.data",
     f"{_OLD}.translator": f"{_NEW}.translation.model",
     f"{_OLD}.decoding": f"{_NEW}.translation.decoding",

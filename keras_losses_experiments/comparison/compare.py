@@ -12,13 +12,8 @@ import shlex
 from dataclasses import asdict, dataclass
 
 from keras_losses_experiments.classification import datasets, models, user_data
-from keras_losses_experiments.comparison.settings import (
-    DEFAULT_LOSSES,
-    DEFAULT_OUTPUT_DIR,
-    Settings,
-    UsageError,
-    usage_error,
-)
+from keras_losses_experiments.comparison.settings import DEFAULT_LOSSES, DEFAULT_OUTPUT_DIR, Settings
+from keras_losses_experiments.errors import ConfigError
 
 __all__ = ["DEFAULT_LOSSES", "DEFAULT_OUTPUT_DIR", "Plan", "Settings", "compare", "prepare", "run"]
 
@@ -34,19 +29,19 @@ class Plan:
 
 
 def prepare(settings):
-    """Raises `UsageError` (a bad flag) or `user_data.DataError` (bad data) before anything is trained."""
+    """Raises `ConfigError` (a bad setting) or `DataError` (bad data) before anything is trained."""
     settings.check()
     data, identity = None, settings.identity()
     if settings.source in ("npz", "csv", "folder"):
         data = user_data.read(settings.data, settings.label_column, settings.test_fraction)
         identity["data_fingerprint"] = user_data.fingerprint(settings.data)
         if settings.image_size is not None and data.kind != "image":
-            raise UsageError("--image-size", f"{settings.data} has no images to resize ({data.kind} inputs)")
+            raise ConfigError("image_size", f"{settings.data} has no images to resize ({data.kind} inputs)")
         if settings.model != "auto":
             try:
                 models.check(settings.model, data.kind, _input_shape(settings, data))
             except ValueError as error:
-                raise UsageError("--model", f"{settings.data}: {error}") from None
+                raise ConfigError("model", f"{settings.data}: {error}") from None
     return Plan(settings, data, identity)
 
 
@@ -116,15 +111,12 @@ def run(plan, console=None):
 
 
 def strategy_for(settings):
-    """`distribution.get_strategy` of the settings; its errors as `UsageError`s naming the flag."""
+    """`distribution.get_strategy` of the settings (a `ConfigError` for one that does not apply)."""
     from keras_losses_experiments.training import distribution
 
-    try:
-        return distribution.get_strategy(
-            settings.strategy, settings.coordinator_address, settings.num_processes, settings.process_id
-        )
-    except ValueError as error:
-        raise usage_error(error, "--strategy") from None
+    return distribution.get_strategy(
+        settings.strategy, settings.coordinator_address, settings.num_processes, settings.process_id
+    )
 
 
 def compare(settings=None, console=None, **kwargs):

@@ -156,7 +156,7 @@ def test_strategies_of_the_other_backend_are_refused():
         text=True,
         check=False,
     )
-    assert jax.returncode == 2 and "--strategy mirrored is a tf.distribute strategy" in jax.stderr
+    assert jax.returncode == 2 and "--strategy: mirrored is a tf.distribute strategy" in jax.stderr
 
 
 def test_several_steps_per_execution_are_refused_where_keras_fails():

@@ -89,12 +89,12 @@ def test_a_step_on_two_replicas_equals_one_device_whatever_the_padding():
     import tensorflow as tf
 
     from keras_losses_experiments import losses
-    from keras_losses_experiments.training import recipe as recipes
     from keras_losses_experiments.translation import data as translation_data
     from keras_losses_experiments.translation import decoding
     from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
-    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    preset = PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     tokenizer = SimpleNamespace(vocabulary_size=lambda: 30)
     rng = np.random.default_rng(0)
     lengths = {"encoder_inputs": [8, 6, 2, 1], "decoder_inputs": [8, 6, 2, 1]}
@@ -140,11 +140,11 @@ def test_the_chunked_head_trains_as_the_dense_head():
     """The translator's default logits layer (`LossHead`, the loss in chunks of tokens) against the plain `Dense`
     from the same seed: a few SGD steps with dropout on padded batches give the same weights, losses and training
     token accuracy (float32 rounding); outside training both give the same logits."""
-    from keras_losses_experiments.training import recipe as recipes
     from keras_losses_experiments.translation import data as translation_data
     from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
-    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32)  # dropout 0.1
+    preset = PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32)  # dropout 0.1
     tokenizer = SimpleNamespace(vocabulary_size=lambda: 30)
     rng = np.random.default_rng(0)
     inputs = {name: np.zeros((4, 8), "int32") for name in ("encoder_inputs", "decoder_inputs")}
@@ -189,12 +189,12 @@ def test_padding_never_changes_the_loss_or_its_gradients(loss):
     import tensorflow as tf
 
     from keras_losses_experiments import losses
-    from keras_losses_experiments.training import recipe as recipes
     from keras_losses_experiments.translation import data as translation_data
     from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
     keras.utils.set_random_seed(0)
-    shape = replace(recipes.PRESETS["tiny"], layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    shape = replace(PRESETS["tiny"], layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     model = translator.build_transformer(40, 30, 20, shape)
     loss_fn = losses.build_loss(loss, 30, label_smoothing=0.1, ignore_class=translation_data.PAD_ID)
     rng = np.random.default_rng(0)

@@ -11,8 +11,19 @@ from keras_losses.experiments import MOVED
 
 # A name of each split module, and the new module that holds it.
 SPLIT_NAMES = {
-    "keras_losses.experiments.recipes": {"RECIPES": "keras_losses_experiments.training.recipe"},
-    "keras_losses.experiments.metrics": {"classification_metrics": "keras_losses_experiments.classification.metrics"},
+    "keras_losses.experiments.recipes": {
+        "Recipe": "keras_losses_experiments.training.recipe",
+        "make_optimizer": "keras_losses_experiments.training.optimizers",
+        "Cosine": "keras_losses_experiments.training.schedules",
+        "RECIPES": "keras_losses_experiments.classification.recipes",
+        "PRESETS": "keras_losses_experiments.translation.presets",
+        "recipe_table": "keras_losses_experiments.recipe_tables",
+        "HEAD_HELP": "keras_losses_experiments.flags",
+    },
+    "keras_losses.experiments.metrics": {
+        "classification_metrics": "keras_losses_experiments.classification.metrics",
+        "bleu": "keras_losses_experiments.translation.bleu",
+    },
 }
 
 

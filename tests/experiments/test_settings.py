@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_losses_experiments import cli
-from keras_losses_experiments.training import recipe as recipes
+from keras_losses_experiments.classification.recipes import RECIPES
 
 ROOT = Path(__file__).parents[2]
 
@@ -64,7 +64,7 @@ def data_files(tmp_path_factory):
         (["--head", "sparse"], "argument --head: invalid choice: 'sparse'"),
         (["--seeds", "0"], "--seeds: must be at least 1. Received: 0"),
         (["--batch-size", "0"], "--batch-size: must be at least 1"),
-        (["--learning-rate", "-1"], "--learning-rate: must be positive"),
+        (["--learning-rate", "-1"], "--learning-rate: must be > 0"),
         (["--losses", "focal"], "--losses: bad loss specification 'focal'; accepted: ce, square[:k,m]"),
         (["--losses", "encouraging:2"], "`log_end` must be in (0.0, 1.0]"),
         (["--losses", " , "], "--losses: no loss given"),
@@ -147,7 +147,7 @@ def test_every_option_says_its_default(capsys):
         "(default: 0.1,",
     ):
         assert default in text
-    recipe = recipes.RECIPES["digits"]
+    recipe = RECIPES["digits"]
     assert f"digits and your data: {recipe.epochs}" in text and f"digits and your data: {recipe.batch_size}" in text
     assert f"Adam {recipe.learning_rate:g}" in text
     help_lines = list(cli.build_parser()._subparsers._group_actions[0].choices["compare"]._actions)
