@@ -5,28 +5,13 @@ from keras_losses_experiments.training.recipe import Recipe
 from keras_losses_experiments.training.schedules import Constant, Cosine, Step
 
 _SGD_NESTEROV = SGD(0.9, nesterov=True)
+_CIFAR = Recipe(
+    _SGD_NESTEROV, Cosine(), 0.1, 128, 200, 5e-4, scale_learning_rate=True, source="the standard CIFAR ResNet recipe"
+)
 RECIPES = {
     "digits": Recipe(Adam(), Constant(), 1e-3, 64, 20, source="a small network on 1,437 images: a minute on a CPU"),
-    "cifar10": Recipe(
-        _SGD_NESTEROV,
-        Cosine(),
-        0.1,
-        128,
-        200,
-        5e-4,
-        scale_learning_rate=True,
-        source="the standard CIFAR ResNet recipe",
-    ),
-    "cifar100": Recipe(
-        _SGD_NESTEROV,
-        Cosine(),
-        0.1,
-        128,
-        200,
-        5e-4,
-        scale_learning_rate=True,
-        source="the standard CIFAR ResNet recipe",
-    ),
+    "cifar10": _CIFAR,
+    "cifar100": _CIFAR,
     "imagenet2012": Recipe(
         _SGD_NESTEROV,
         Step(warmup_epochs=5),
