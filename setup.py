@@ -30,10 +30,9 @@ setup(
     description="Square, encouraging and conservative encouraging losses and squentropy as first-class Keras 3 losses",
     long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["keras_losses", "keras_losses.*"]),
-    # The console script's entry point lives outside the package: importing keras_losses imports Keras and
-    # TensorFlow, which `keras-losses --help` and argument errors must not wait for (keras_losses_cli.py).
-    py_modules=["keras_losses_cli"],
+    packages=find_packages(
+        include=["keras_losses", "keras_losses.*", "keras_losses_experiments", "keras_losses_experiments.*"]
+    ),
     python_requires=">=3.10",
     install_requires=["keras>=3.10", "numpy"],
     extras_require={
@@ -44,5 +43,5 @@ setup(
         "docs": DOCS + NOTEBOOKS,
         "test": EXPERIMENTS + TRANSLATION + TEST + DOCS + NOTEBOOKS + RELEASE,
     },
-    entry_points={"console_scripts": ["keras-losses=keras_losses_cli:main"]},
+    entry_points={"console_scripts": ["keras-losses=keras_losses_experiments.cli:main"]},
 )

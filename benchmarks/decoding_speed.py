@@ -1,5 +1,5 @@
 """Translation decoding speed: sentences per second before (the whole model on the whole prefix at every step,
-eagerly) and after (`keras_losses.experiments.decoding`: the encoder once per batch, key/value caches, one
+eagerly) and after (`keras_losses_experiments.translation.decoding`: the encoder once per batch, key/value caches, one
 compiled loop), greedy and beam 5.
 
     python benchmarks/decoding_speed.py                        # tiny and iwslt shapes, greedy and beam 5
@@ -31,7 +31,7 @@ def uncached_generate(model, encoder_tokens, beams=1):
     import numpy as np
     from keras import ops
 
-    from keras_losses.experiments.translation_data import END_ID, PAD_ID, START_ID
+    from keras_losses_experiments.translation.data import END_ID, PAD_ID, START_ID
 
     sampler = keras_hub.samplers.GreedySampler() if beams == 1 else keras_hub.samplers.BeamSampler(num_beams=beams)
     encoder_tokens = ops.convert_to_tensor(encoder_tokens, "int32")
@@ -53,17 +53,18 @@ def random_translator(preset_name, vocabulary, length, seed=0):
 
     import keras
 
-    from keras_losses.experiments import recipes, translator
+    from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
     keras.utils.set_random_seed(seed)
     tokenizer = SimpleNamespace(vocabulary_size=lambda: vocabulary)
-    return translator.compiled_translator("ce", tokenizer, tokenizer, length, recipes.PRESETS[preset_name])
+    return translator.compiled_translator("ce", tokenizer, tokenizer, length, PRESETS[preset_name])
 
 
 def random_sources(count, vocabulary, length, seed=0):
     import numpy as np
 
-    from keras_losses.experiments.translation_data import END_ID, PAD_ID, START_ID
+    from keras_losses_experiments.translation.data import END_ID, PAD_ID, START_ID
 
     rng = np.random.default_rng(seed)
     tokens = np.full((count, length), PAD_ID, "int32")
@@ -91,7 +92,7 @@ def time_decoder(generate, sources, batch_size, repeats):
 
 
 def measure(preset_name, beams, args):
-    from keras_losses.experiments.decoding import CachedDecoder
+    from keras_losses_experiments.translation.decoding import CachedDecoder
 
     model = random_translator(preset_name, args.vocabulary, args.length)
     sources = random_sources(args.sentences, args.vocabulary, args.length)
@@ -133,7 +134,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    parser.add_argument("--presets", default="tiny,iwslt", help="comma-separated translation presets (recipes.PRESETS)")
+    parser.add_argument("--presets", default="tiny,iwslt", help="comma-separated translation presets (PRESETS)")
     parser.add_argument("--beams", default="1,5", help="comma-separated beam sizes (1: greedy)")
     parser.add_argument("--sentences", type=int, default=16, help="source sentences per pass")
     parser.add_argument("--batch-size", type=int, default=16, help="sentences per decoding call")

@@ -14,43 +14,50 @@ The papers' vision experiments as a program (needs `pip install "keras-losses[ex
         --steps-per-epoch 2
 
 Every model has a linear output layer (square loss and squentropy need raw outputs; the cross-entropies take
-`from_logits=True`). Defaults follow the standard recipe of each dataset (`keras_losses.experiments.recipes`;
+`from_logits=True`). Defaults follow the standard recipe of each dataset (`keras_losses_experiments.training.recipe`;
 see the epilog of `--help` and docs/examples.md). The output directory receives `results.json` (top-1 [and top-5]
 accuracy, test NLL, ECE, training time), `model.keras`, `best.keras`, `training.csv`, TensorBoard `logs/`, and
 `backup/` while a run is in progress: rerun the same command after a crash and training resumes from the last
-completed epoch, exactly (`keras_losses.experiments.resume`). Runs on TensorFlow (tf.distribute strategies)
+completed epoch, exactly (`keras_losses_experiments.training.resume`). Runs on TensorFlow (tf.distribute strategies)
 and on JAX (`KERAS_BACKEND=jax`, one or several processes through keras.distribution).
 """
 
 import argparse
 from dataclasses import dataclass
 
+RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "weight_decay", "schedule", "warmup_epochs")
+
 
 def build_parser():
-    from keras_losses.experiments import arguments, datasets, models, recipes
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.classification import datasets, models
+    from keras_losses_experiments.classification.recipes import RECIPES
 
     epilog = "; ".join(
-        f"{name}: {recipe.describe()}" for name, recipe in recipes.RECIPES.items() if name in datasets.IMAGE_DATASETS
+        f"{name}: {recipe.describe()}" for name, recipe in RECIPES.items() if name in datasets.IMAGE_DATASETS
     )
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog=f"Recipes: {epilog}. With other --epochs the step boundaries keep their fractions of the run. "
         "CIFAR: pad-4 random crop + flip; ImageNet: random resized crop + flip, resize 256 / center crop 224 for test.",
-        formatter_class=arguments.HelpFormatter,
+        formatter_class=flags.HelpFormatter,
     )
-    parser.add_argument("--dataset", default="cifar10", choices=tuple(datasets.IMAGE_DATASETS))
-    parser.add_argument("--model", default="resnet50", choices=models.MODELS)
-    arguments.add_loss_arguments(parser)
-    arguments.add_recipe_arguments(parser, "the dataset's recipe")
-    parser.add_argument(
-        "--schedule",
-        choices=("constant", "cosine", "step"),
-        help="default: the recipe's; the recipe's warm-up is kept (--warmup-epochs to change it)",
+    flags.add(
+        parser,
+        ("dataset", "model", *flags.LOSS_FLAGS, *RECIPE_FLAGS, "image_size", "validation_steps", *flags.RUN_FLAGS),
+        defaults={"dataset": "cifar10", "model": "resnet50", "output_dir": "runs/image_classification"},
+        choices={"dataset": tuple(datasets.IMAGE_DATASETS), "model": models.MODELS},
+        helps={
+            "loss": "ce",
+            "log_end": "1.0 for encouraging, 0.75 for conservative_encouraging",
+            "label_smoothing": "0",
+            "epochs": "the dataset's recipe",
+            "batch_size": "the recipe's",
+            "learning_rate": "the recipe's",
+            "image_size": "32 for CIFAR, 224 for ImageNet",
+            "steps_per_epoch": "one pass over the training split",
+        },
     )
-    parser.add_argument("--warmup-epochs", type=float, help="linear warm-up from 0 (default: the recipe's)")
-    parser.add_argument("--image-size", type=arguments.at_least(8), help="default: 32 for CIFAR, 224 for ImageNet")
-    parser.add_argument("--validation-steps", type=arguments.at_least(1), help="default: the whole test split")
-    arguments.add_run_arguments(parser, output_dir="runs/image_classification")
     return parser
 
 
@@ -60,19 +67,20 @@ class Config:
 
     dataset: str
     model: str
-    loss: object  # arguments.LossChoice
-    recipe: object  # recipes.Recipe
-    batch_size: int  # per replica; None: the recipe's global batch / replicas
+    loss: object  # flags.LossChoice
+    recipe: object  # Recipe
+    batch_size: int  # the global batch; None: the recipe's
     image_size: int
     validation_steps: int
-    run: object  # arguments.RunOptions
+    run: object  # flags.RunOptions
 
 
 def configure(args):
-    """The `Config` of parsed flags; raises `ValueError` naming a flag that does not apply."""
-    from keras_losses.experiments import arguments, recipes
+    """The `Config` of parsed flags; raises `ConfigError` naming the field of a flag that does not apply."""
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.classification.recipes import RECIPES
 
-    recipe = recipes.RECIPES[args.dataset].override(
+    recipe = RECIPES[args.dataset].override(
         learning_rate=args.learning_rate,
         epochs=args.epochs,
         weight_decay=args.weight_decay,
@@ -82,12 +90,12 @@ def configure(args):
     return Config(
         args.dataset,
         args.model,
-        arguments.loss_choice(args),
+        flags.loss_choice(args),
         recipe,
         args.batch_size,
         args.image_size,
         args.validation_steps,
-        arguments.run_options(args),
+        flags.run_options(args),
     )
 
 
@@ -96,14 +104,18 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import keras
 
-    from keras_losses.experiments import arguments, datasets, loss_specs, metrics, models, recipes, training
+    from keras_losses_experiments import flags, losses
+    from keras_losses_experiments.classification import datasets, metrics, models
+    from keras_losses_experiments.errors import ConfigError
+    from keras_losses_experiments.training import harness
+    from keras_losses_experiments.training.optimizers import make_optimizer
 
     try:
         config = configure(args)
-        strategy = training.set_up(config.run)
-        global_batch = arguments.global_batch_size(args, config.recipe, strategy.replicas)
-    except ValueError as error:
-        parser.error(str(error))
+        strategy = harness.set_up(config.run)
+        global_batch = strategy.check_global_batch(config.batch_size or config.recipe.batch_size)
+    except ConfigError as error:
+        parser.error(flags.usage(error))
     run = config.run
     data = datasets.load(config.dataset, global_batch, config.image_size, run.mock_data, seed=run.seed)
     test = data.test.take(config.validation_steps) if config.validation_steps else data.test
@@ -113,13 +125,13 @@ def main(argv=None):
     with strategy.scope():
         model = models.build(config.model, data.input_shape, data.num_classes)
         model.compile(
-            optimizer=recipes.make_optimizer(config.recipe, steps, global_batch),
-            loss=loss_specs.build_loss(spec, data.num_classes, config.loss.label_smoothing),
+            optimizer=make_optimizer(config.recipe, steps, global_batch),
+            loss=losses.build_loss(spec, data.num_classes, config.loss.label_smoothing),
             metrics=["accuracy"]
             + ([keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5")] if 5 in top_k else []),
             steps_per_execution=run.steps_per_execution,
         )
-    _, summary = training.fit(
+    _, summary = harness.fit(
         model,
         strategy,
         data.epoch_batches,
@@ -131,7 +143,7 @@ def main(argv=None):
         monitor="val_accuracy",
     )
     with strategy.every_example(test, global_batch) as every_batch:
-        logits, labels = training.predict_logits(model, every_batch)
+        logits, labels = harness.predict_logits(model, every_batch)
     results = {
         **summary,
         "dataset": config.dataset,
@@ -145,12 +157,12 @@ def main(argv=None):
         "test_examples": len(labels),
         **metrics.classification_metrics(logits, labels, top_k=top_k),
     }
-    training.finish(model, results, run.output_dir, strategy)
+    harness.finish(model, results, run.output_dir, strategy)
     print(f"{spec}: test accuracy {results['accuracy']:.4f}, NLL {results['nll']:.4f}, ECE {results['ece']:.4f}")
     return results
 
 
 if __name__ == "__main__":
-    from keras_losses.experiments import training
+    from keras_losses_experiments.training import harness
 
-    training.run_main(main, "image_classification.py")
+    harness.run_main(main, "image_classification.py")

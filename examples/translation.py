@@ -22,13 +22,16 @@ and equals the plain `Dense` layer's training (`--head dense`) to float32 roundi
 the non-padding tokens of the whole global batch of a step (`mean_over_global_batch=True`; fairseq normalises by
 the global token count too), so N replicas or processes train exactly as one device on the same global batch.
 BLEU is sacrebleu's corpus BLEU on detokenized test translations, decoded with key/value caches (the encoder
-once per batch, the decoder one token per step: `keras_losses.experiments.decoding`). Same strategies
+once per batch, the decoder one token per step: `keras_losses_experiments.translation.decoding`). Same strategies
 (TensorFlow and JAX), mixed-precision, backup/restore, logging and `results.json` conventions as
 examples/image_classification.py.
 """
 
 import argparse
 from dataclasses import dataclass
+
+ARCHITECTURE_FLAGS = ("layers", "model_dim", "heads", "feedforward_dim", "dropout")
+RECIPE_FLAGS = ("epochs", "batch_size", "learning_rate", "weight_decay", "warmup_steps")
 
 TOKEN_EXACT = (
     "The loss is the mean over the non-padding tokens of the whole global batch "
@@ -39,59 +42,64 @@ TOKEN_EXACT = (
 
 
 def build_parser():
-    from keras_losses.experiments import arguments, recipes, translation_data
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.flags import HEAD_HELP
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation.presets import (
+        DEFAULT_HEAD,
+        DEFAULT_PRESET,
+        PAPER_PRESET,
+        PRESETS,
+    )
 
-    presets = "; ".join(f"{name}: {preset.source}: {preset.describe()}" for name, preset in recipes.PRESETS.items())
-    defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in recipes.DEFAULT_PRESET.items())
+    presets = "; ".join(f"{name}: {preset.source}: {preset.describe()}" for name, preset in PRESETS.items())
+    defaults = ", ".join(f"{dataset}: {preset}" for dataset, preset in DEFAULT_PRESET.items())
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog=f"Presets: {presets}. {TOKEN_EXACT}",
-        formatter_class=arguments.HelpFormatter,
+        formatter_class=flags.HelpFormatter,
     )
-    parser.add_argument(
-        "--dataset", default="ted_hrlr_translate/pt_to_en", choices=translation_data.TRANSLATION_DATASETS
+    flags.add(
+        parser,
+        (
+            "dataset",
+            "preset",
+            *ARCHITECTURE_FLAGS,
+            "head",
+            *flags.LOSS_FLAGS,
+            "vocabulary_size",
+            "sequence_length",
+            *RECIPE_FLAGS,
+            "beams",
+            "test_sentences",
+            *flags.RUN_FLAGS,
+        ),
+        defaults={
+            "dataset": "ted_hrlr_translate/pt_to_en",
+            "head": DEFAULT_HEAD,
+            "sequence_length": translation_data.SEQUENCE_LENGTH,
+            "output_dir": "runs/translation",
+        },
+        choices={"dataset": translation_data.TRANSLATION_DATASETS, "preset": tuple(PRESETS)},
+        about={
+            "preset": f"{PAPER_PRESET} is the encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base "
+            "is Transformer-base; the preset gives the architecture, the recipe, the loss, label smoothing, dropout "
+            "and beam size unless a flag overrides them",
+            "head": HEAD_HELP,
+        },
+        helps={
+            "preset": defaults,
+            "loss": "the preset's",
+            "log_end": "1.0 for encouraging, 0.75 for conservative_encouraging, or the preset's",
+            "label_smoothing": "the preset's, 0.1",
+            "epochs": "the preset's",
+            "batch_size": "the preset's",
+            "learning_rate": "the preset's",
+            "beams": "the preset's",
+            "test_sentences": "all",
+            "steps_per_epoch": "one pass over the training split",
+        },
     )
-    parser.add_argument(
-        "--preset",
-        choices=tuple(recipes.PRESETS),
-        help=f"{recipes.PAPER_PRESET} is the "
-        "encouraging-loss paper's setup (fairseq transformer_iwslt_de_en), base is Transformer-base; "
-        "the preset gives the architecture, the recipe, the loss, label smoothing, dropout and beam "
-        f"size unless a flag overrides them (default: {defaults})",
-    )
-    parser.add_argument("--layers", type=arguments.at_least(1), help="encoder = decoder layers (default: the preset's)")
-    parser.add_argument("--model-dim", type=arguments.at_least(1), help="default: the preset's")
-    parser.add_argument("--heads", type=arguments.at_least(1), help="default: the preset's")
-    parser.add_argument("--feedforward-dim", type=arguments.at_least(1), help="default: the preset's")
-    parser.add_argument("--dropout", type=float, help="default: the preset's")
-    parser.add_argument("--head", choices=recipes.HEADS, default=recipes.DEFAULT_HEAD, help=recipes.HEAD_HELP)
-    arguments.add_loss_arguments(parser, default="the preset's", label_smoothing=0.1)
-    parser.add_argument(
-        "--vocabulary-size", type=arguments.at_least(8), default=8000, help="WordPiece vocabulary size per language"
-    )
-    parser.add_argument(
-        "--sequence-length",
-        type=arguments.at_least(2),
-        default=translation_data.SEQUENCE_LENGTH,
-        help="tokens per sentence (longer are cut)",
-    )
-    arguments.add_recipe_arguments(parser, "the preset's")
-    parser.add_argument(
-        "--warmup-steps",
-        type=arguments.at_least(1),
-        help="updates of linear warm-up before the "
-        "inverse-square-root decay (default: the preset's, 4000; base and tiny: the peak follows "
-        "(model_dim * warmup_steps)^-0.5 unless --learning-rate is given)",
-    )
-    parser.add_argument(
-        "--beams",
-        type=arguments.at_least(1),
-        help="beam size of the test translations, 1: greedy (default: the preset's)",
-    )
-    parser.add_argument(
-        "--test-sentences", type=arguments.at_least(1), help="translate at most this many test sentences (default: all)"
-    )
-    arguments.add_run_arguments(parser, output_dir="runs/translation")
     return parser
 
 
@@ -101,23 +109,27 @@ class Config:
 
     dataset: str
     preset_name: str
-    preset: object  # recipes.TranslationPreset, overrides applied
-    loss: object  # arguments.LossChoice
-    head: str  # the logits layer: one of recipes.HEADS
+    preset: object  # TranslationPreset, overrides applied
+    loss: object  # flags.LossChoice
+    head: str  # the logits layer: one of HEADS
     beams: int
-    batch_size: int  # sentence pairs per replica; None: the recipe's global batch / replicas
+    batch_size: int  # sentence pairs in the global batch; None: the recipe's
     vocabulary_size: int
     sequence_length: int
     test_sentences: int
-    run: object  # arguments.RunOptions
+    run: object  # flags.RunOptions
 
 
 def configure(args):
-    """The `Config` of parsed flags; raises `ValueError` naming a flag that does not apply."""
-    from keras_losses.experiments import arguments, recipes
+    """The `Config` of parsed flags; raises `ConfigError` naming the field of a flag that does not apply."""
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.translation.presets import (
+        DEFAULT_PRESET,
+        PRESETS,
+    )
 
-    name = args.preset or recipes.DEFAULT_PRESET[args.dataset]
-    preset = recipes.PRESETS[name].override(
+    name = args.preset or DEFAULT_PRESET[args.dataset]
+    preset = PRESETS[name].override(
         layers=args.layers,
         model_dim=args.model_dim,
         heads=args.heads,
@@ -128,7 +140,7 @@ def configure(args):
         epochs=args.epochs,
         weight_decay=args.weight_decay,
     )
-    loss = arguments.loss_choice(args, default=preset.loss, label_smoothing=preset.label_smoothing)
+    loss = flags.loss_choice(args, default=preset.loss, label_smoothing=preset.label_smoothing)
     return Config(
         args.dataset,
         name,
@@ -140,33 +152,31 @@ def configure(args):
         args.vocabulary_size,
         args.sequence_length,
         args.test_sentences,
-        arguments.run_options(args),
+        flags.run_options(args),
     )
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    from keras_losses.experiments import (
-        arguments,
-        decoding,
-        metrics,
-        recipes,
-        resume,
-        training,
-        translation_data,
-        translator,
-    )
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.errors import ConfigError
+    from keras_losses_experiments.training import harness, resume
+    from keras_losses_experiments.training.optimizers import make_optimizer
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import decoding
+    from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.bleu import bleu
 
     try:
         config = configure(args)
-        strategy = training.set_up(config.run)
-        global_batch = arguments.global_batch_size(args, config.preset.recipe, strategy.replicas)
-    except ValueError as error:
-        parser.error(str(error))
+        strategy = harness.set_up(config.run)
+        global_batch = strategy.check_global_batch(config.batch_size or config.preset.recipe.batch_size)
+    except ConfigError as error:
+        parser.error(flags.usage(error))
     run, preset, length = config.run, config.preset, config.sequence_length
     train_pairs, test_pairs = translation_data.load_pairs(config.dataset, run.mock_data)
-    vocabularies = training.worker_dir(run.output_dir, strategy)
+    vocabularies = harness.worker_dir(run.output_dir, strategy)
     source, target = translation_data.train_tokenizers(train_pairs, config.vocabulary_size, vocabularies)
 
     def epoch_batches(data_epoch):
@@ -184,11 +194,11 @@ def main(argv=None):
             length,
             preset,
             config.loss.label_smoothing,
-            recipes.make_optimizer(preset.recipe, steps, global_batch),
+            make_optimizer(preset.recipe, steps, global_batch),
             run.steps_per_execution,
             head=config.head,
         )
-    _, summary = training.fit(
+    _, summary = harness.fit(
         model,
         strategy,
         epoch_batches,
@@ -218,13 +228,13 @@ def main(argv=None):
         "token_accuracy": evaluation["token_accuracy"],
         "beams": config.beams,
         "test_sentences": len(sources),
-        "bleu": metrics.bleu(hypotheses, list(references)),
+        "bleu": bleu(hypotheses, list(references)),
         "samples": [
             {"source": s, "reference": r, "translation": h}
             for s, r, h in list(zip(sources, references, hypotheses))[:3]
         ],
     }
-    training.finish(model, results, run.output_dir, strategy)
+    harness.finish(model, results, run.output_dir, strategy)
     for sample in results["samples"]:
         print(f"  {sample['source']}\n  -> {sample['translation']}\n  (reference: {sample['reference']})")
     print(f"{spec}: BLEU {results['bleu']:.2f}, token accuracy {results['token_accuracy']:.4f}")
@@ -232,6 +242,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from keras_losses.experiments import training
+    from keras_losses_experiments.training import harness
 
-    training.run_main(main, "translation.py")
+    harness.run_main(main, "translation.py")

@@ -6,7 +6,7 @@ WHEN: `mid-epoch` (after batch B of epoch EPOCH), `after-backup` (once the backu
 `writing-backup` (the backup of epoch EPOCH written halfway: its file cut short, not yet renamed). `--run`: only
 in the run whose backup folder contains TEXT (`keras-losses compare` trains several). `--process`: only in the
 process of that index in its cluster (TF_CONFIG's task, or KERAS_DISTRIBUTION_PROCESS_ID); every process
-otherwise. PROGRAM: an example's path, or `-m module` (e.g. `-m keras_losses_cli compare ...`).
+otherwise. PROGRAM: an example's path, or `-m module` (e.g. `-m keras_losses_experiments.cli compare ...`).
 """
 
 import argparse
@@ -28,7 +28,7 @@ def kill():
 
 
 def arm(when, epoch, batch, run):
-    from keras_losses.experiments import resume
+    from keras_losses_experiments.training import resume
 
     def here(backup):
         return run is None or run in str(backup.directory)

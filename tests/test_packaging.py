@@ -26,7 +26,7 @@ import keras_losses
 from tests import reference
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ["setup.py", "pyproject.toml", "README.md", "keras_losses_cli.py", "keras_losses"]
+SOURCES = ["setup.py", "pyproject.toml", "README.md", "keras_losses", "keras_losses_experiments"]
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +59,8 @@ def test_build_makes_a_wheel_and_an_sdist_of_the_version(dist):
         f"keras_losses-{version}.tar.gz",
     ]
     names = zipfile.ZipFile(next(dist.glob("*.whl"))).namelist()
-    assert "keras_losses_cli.py" in names and "keras_losses/version.py" in names
-    assert "keras_losses/experiments/compare.py" in names
+    assert "keras_losses_experiments/cli.py" in names and "keras_losses/version.py" in names
+    assert "keras_losses_experiments/comparison/compare.py" in names
     assert not [name for name in names if name.startswith(("tests/", "examples/", "docs/", "benchmarks/"))]
 
 

@@ -11,7 +11,7 @@ Accelerator: GPU
 ## Introduction
 
 Which loss should you train with? One run per loss cannot tell you: two seeds of the same loss differ by
-more than many published gains. `keras_losses.experiments.compare` (the `keras-losses compare` command)
+more than many published gains. `keras_losses_experiments.comparison.compare` (the `keras-losses compare` command)
 trains the same model on the same data with each loss and several seeds — seed `s` gives every loss the same
 initial weights and the same order of batches — and compares each loss with cross-entropy **paired by seed**,
 with a 95% confidence interval: *better*, *worse*, or *no detectable difference with n seeds*.
@@ -48,8 +48,8 @@ TINY = os.environ.get("KERAS_LOSSES_TUTORIAL_TINY") == "1"
 import keras
 from IPython.display import Image, Markdown, display
 
-from keras_losses.experiments import report
-from keras_losses.experiments.compare import Settings, compare
+from keras_losses_experiments.comparison import report
+from keras_losses_experiments.comparison.compare import Settings, compare
 
 print(f"Keras {keras.__version__} on {keras.backend.backend()}")
 

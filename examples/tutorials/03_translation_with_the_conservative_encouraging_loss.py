@@ -40,14 +40,19 @@ TINY = os.environ.get("KERAS_LOSSES_TUTORIAL_TINY") == "1"
 import keras
 
 import keras_losses
-from keras_losses.experiments import decoding, metrics, recipes, translation_data, translator
+from keras_losses_experiments.training.optimizers import make_optimizer
+from keras_losses_experiments.translation import data as translation_data
+from keras_losses_experiments.translation import decoding
+from keras_losses_experiments.translation import model as translator
+from keras_losses_experiments.translation.bleu import bleu as corpus_bleu
+from keras_losses_experiments.translation.presets import PRESETS
 
 print(f"Keras {keras.__version__} on {keras.backend.backend()}")
 
 """
 ## The setup, scaled down
 
-The paper's preset (`recipes.PRESETS["iwslt"]`: 6 + 6 layers, d_model 512, 4 heads, feed-forward 1024,
+The paper's preset (`PRESETS["iwslt"]`: 6 + 6 layers, d_model 512, 4 heads, feed-forward 1024,
 dropout 0.3, Adam β = (0.9, 0.98) with an inverse-square-root schedule, weight decay 1e-4, the conservative
 encouraging loss with `log_end = 0.5`, label smoothing 0.1, beam 5), with half the layers and width, 10
 epochs and a shorter warm-up. The tiny settings (for the tests) use 16 random sentence pairs of the data
@@ -56,12 +61,12 @@ set's format (`tfds.testing.mock_data`, no download) and a one-layer model.
 
 DATASET = "ted_hrlr_translate/pt_to_en"
 if TINY:
-    preset = recipes.PRESETS["iwslt"].override(
+    preset = PRESETS["iwslt"].override(
         layers=1, model_dim=32, heads=2, feedforward_dim=64, dropout=0.1, warmup_steps=10, epochs=1
     )
     MOCK_DATA, VOCABULARY, LENGTH, BATCH, STEPS, TEST_SENTENCES, BEAMS = 16, 200, 16, 4, 2, 4, 2
 else:
-    preset = recipes.PRESETS["iwslt"].override(
+    preset = PRESETS["iwslt"].override(
         layers=3, model_dim=256, heads=4, feedforward_dim=1024, learning_rate=1e-3, warmup_steps=1000, epochs=10
     )
     MOCK_DATA, VOCABULARY, LENGTH, BATCH, STEPS, TEST_SENTENCES, BEAMS = None, 8000, 64, 128, None, 500, 5
@@ -105,7 +110,7 @@ model = translator.compiled_translator(
     target,
     LENGTH,
     preset,
-    optimizer=recipes.make_optimizer(preset.recipe, steps_per_epoch, BATCH),
+    optimizer=make_optimizer(preset.recipe, steps_per_epoch, BATCH),
 )
 assert isinstance(model.loss, keras_losses.ConservativeEncouragingLoss)
 print(f"loss: {model.loss.get_config()}")
@@ -152,7 +157,7 @@ the references (sacrebleu, 0–100).
 
 sources, references = zip(*translation_data.sentence_pairs(test_pairs, TEST_SENTENCES))
 hypotheses = decoding.translate(model, source, target, list(sources), LENGTH, beams=BEAMS)
-bleu = metrics.bleu(hypotheses, list(references))
+bleu = corpus_bleu(hypotheses, list(references))
 for s, h, r in list(zip(sources, hypotheses, references))[:5]:
     print(f"source:      {s}\ntranslation: {h}\nreference:   {r}\n")
 

@@ -67,7 +67,7 @@ def train(strategy, prepare=True):
 
 
 if __name__ == "__main__":
-    from keras_losses.experiments import distribution
+    from keras_losses_experiments.training import distribution
 
     strategy = distribution.get_strategy(sys.argv[1])
     results = train(strategy, prepare="--plain" not in sys.argv)

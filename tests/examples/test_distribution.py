@@ -14,7 +14,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses.experiments import distribution, multi_worker_workaround
+from keras_losses_experiments.errors import ConfigError
+from keras_losses_experiments.training import distribution, multi_worker_workaround
 from tests.examples.example_runs import (
     IMAGE_SCRIPT,
     TINY_IMAGE_RUN,
@@ -41,7 +42,7 @@ def test_two_tensorflow_workers_killed_and_restarted_train_as_one_device(image_r
         IMAGE_SCRIPT,
         *TINY_IMAGE_RUN,
         "--batch-size",
-        "2",
+        "4",  # the global batch: 2 per worker
         "--strategy",
         "multi_worker",
         "--output-dir",
@@ -108,7 +109,7 @@ def test_two_jax_processes_train_as_one_process(tmp_path):
         start([*flags, "--batch-size", "4", "--strategy", "default", "--output-dir", one], env={"KERAS_BACKEND": "jax"})
     ]
     processes += [
-        start([*flags, "--batch-size", "2", "--strategy", "data_parallel", "--output-dir", two], env=env)
+        start([*flags, "--batch-size", "4", "--strategy", "data_parallel", "--output-dir", two], env=env)
         for env in jax_cluster(2)
     ]
     finish(processes)
@@ -128,7 +129,7 @@ def test_translation_on_two_jax_processes(tmp_path):
         "--epochs",
         "1",
         "--batch-size",
-        "2",
+        "4",  # the global batch: 2 per process
         "--strategy",
         "data_parallel",
         "--mixed-precision",
@@ -145,10 +146,12 @@ def test_translation_on_two_jax_processes(tmp_path):
 
 
 def test_strategies_of_the_other_backend_are_refused():
-    with pytest.raises(ValueError, match=r"--strategy data_parallel is keras.distribution on JAX"):
+    with pytest.raises(ConfigError, match=r"data_parallel is keras.distribution on JAX") as refused:
         distribution.get_strategy("data_parallel")
-    with pytest.raises(ValueError, match="--coordinator-address applies to JAX"):
+    assert refused.value.field == "strategy"
+    with pytest.raises(ConfigError, match="applies to JAX") as refused:
         distribution.get_strategy("default", coordinator_address="127.0.0.1:1234")
+    assert refused.value.field == "coordinator_address"
     jax = subprocess.run(
         [sys.executable, IMAGE_SCRIPT, "--strategy", "mirrored", "--mock-data", "8"],
         env={**os.environ, "KERAS_BACKEND": "jax"},
@@ -156,13 +159,14 @@ def test_strategies_of_the_other_backend_are_refused():
         text=True,
         check=False,
     )
-    assert jax.returncode == 2 and "--strategy mirrored is a tf.distribute strategy" in jax.stderr
+    assert jax.returncode == 2 and "--strategy: mirrored is a tf.distribute strategy" in jax.stderr
 
 
 def test_several_steps_per_execution_are_refused_where_keras_fails():
     mirrored = distribution.Strategy("MirroredStrategy", 2, tf_strategy=object())
-    with pytest.raises(ValueError, match=r"--steps-per-execution 4 fails .* under MirroredStrategy with 2 replicas"):
+    with pytest.raises(ConfigError, match=r"4 fails .* under MirroredStrategy with 2 replicas") as refused:
         mirrored.check_steps_per_execution(4)
+    assert refused.value.field == "steps_per_execution"
     mirrored.check_steps_per_execution(1)
     distribution.Strategy("default", 1, tf_strategy=object()).check_steps_per_execution(4)
 
@@ -171,3 +175,12 @@ def test_the_workaround_leaves_other_strategies_alone():
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     assert multi_worker_workaround.apply(model, distribution.get_strategy("default").tf_strategy) is model
     assert "train_step" not in vars(model) and "_maybe_symbolic_build" not in vars(model)
+
+
+def test_the_global_batch_must_divide_among_the_replicas():
+    """--batch-size is the global batch in every program; one that does not divide evenly is refused."""
+    mirrored = distribution.Strategy("MirroredStrategy", 4, tf_strategy=object())
+    assert mirrored.check_global_batch(8) == 8
+    with pytest.raises(ConfigError, match="the global batch 6 does not divide among the 4 replicas") as refused:
+        mirrored.check_global_batch(6)
+    assert refused.value.field == "batch_size"

@@ -3,17 +3,20 @@ refused with an error that names it; the defaults are the recipe's and the prese
 
 import pytest
 
-from keras_losses.experiments import arguments, recipes
-from keras_losses.experiments.recipes import PRESETS, RECIPES
+from keras_losses_experiments import flags
+from keras_losses_experiments.classification.recipes import RECIPES
+from keras_losses_experiments.errors import ConfigError
+from keras_losses_experiments.training.schedules import Cosine, InverseSqrt, Step
+from keras_losses_experiments.translation.presets import PRESETS
 
 
 def configure(example, argv):
-    """The example's `Config` for `argv`, or the error message (argparse's or `configure`'s)."""
+    """The example's `Config` for `argv`, or the command line's message of `configure`'s error (naming the flag)."""
     parser = example["build_parser"]()
     try:
         return example["configure"](parser.parse_args(argv))
-    except ValueError as error:
-        return str(error)
+    except ConfigError as error:
+        return flags.usage(error)
 
 
 def parse_error(example, argv, capsys):
@@ -37,8 +40,8 @@ IMAGE_FLAGS = {
     "--batch-size": (["--batch-size", "32"], lambda c: c.batch_size, 32),
     "--learning-rate": (["--learning-rate", "0.05"], lambda c: c.recipe.learning_rate, 0.05),
     "--weight-decay": (["--weight-decay", "1e-3"], lambda c: c.recipe.weight_decay, 1e-3),
-    "--schedule": (["--schedule", "step"], lambda c: c.recipe.schedule, recipes.Step(warmup_epochs=0.0)),
-    "--warmup-epochs": (["--warmup-epochs", "2"], lambda c: c.recipe.schedule, recipes.Cosine(warmup_epochs=2.0)),
+    "--schedule": (["--schedule", "step"], lambda c: c.recipe.schedule, Step(warmup_epochs=0.0)),
+    "--warmup-epochs": (["--warmup-epochs", "2"], lambda c: c.recipe.schedule, Cosine(warmup_epochs=2.0)),
     "--image-size": (["--image-size", "64"], lambda c: c.image_size, 64),
     "--validation-steps": (["--validation-steps", "3"], lambda c: c.validation_steps, 3),
 }
@@ -66,7 +69,7 @@ TRANSLATION_FLAGS = {
     "--batch-size": (["--batch-size", "16"], lambda c: c.batch_size, 16),
     "--learning-rate": (["--learning-rate", "1e-3"], lambda c: c.preset.recipe.learning_rate, 1e-3),
     "--weight-decay": (["--weight-decay", "0"], lambda c: c.preset.recipe.weight_decay, 0.0),
-    "--warmup-steps": (["--warmup-steps", "8000"], lambda c: c.preset.recipe.schedule, recipes.InverseSqrt(8000)),
+    "--warmup-steps": (["--warmup-steps", "8000"], lambda c: c.preset.recipe.schedule, InverseSqrt(8000)),
     "--beams": (["--beams", "1"], lambda c: c.beams, 1),
     "--test-sentences": (["--test-sentences", "10"], lambda c: c.test_sentences, 10),
 }
@@ -113,15 +116,15 @@ def test_every_flag_changes_the_configuration(name, flags, image_example, transl
 
 def test_image_defaults_are_the_datasets_recipe(image_example):
     config = configure(image_example, ["--dataset", "imagenet2012"])
-    assert config.recipe == RECIPES["imagenet2012"] and config.loss == arguments.LossChoice("ce")
-    assert config.run == arguments.RunOptions(output_dir="runs/image_classification")
+    assert config.recipe == RECIPES["imagenet2012"] and config.loss == flags.LossChoice("ce")
+    assert config.run == flags.RunOptions(output_dir="runs/image_classification")
 
 
 def test_translation_defaults_are_the_presets(translation_example):
     config = configure(translation_example, [])
     iwslt = PRESETS["iwslt"]
     assert config.preset_name == "iwslt" and config.preset == iwslt and config.beams == 5 and config.head == "chunked"
-    assert config.loss == arguments.LossChoice("conservative_encouraging", log_end=0.5, label_smoothing=0.1)
+    assert config.loss == flags.LossChoice("conservative_encouraging", log_end=0.5, label_smoothing=0.1)
     assert (iwslt.dropout, iwslt.recipe.learning_rate, iwslt.recipe.weight_decay) == (0.3, 5e-4, 1e-4)
     assert (iwslt.layers, iwslt.model_dim, iwslt.feedforward_dim, iwslt.heads) == (6, 512, 1024, 4)
     assert configure(translation_example, ["--loss", "encouraging"]).loss.spec(100) == "encouraging"
@@ -143,15 +146,10 @@ def test_help_names_the_papers_preset(translation_example, capsys):
 
 
 IMAGE_REFUSALS = [
-    (["--k", "2"], "--k applies to --loss square only (the loss is ce)"),
-    (["--loss", "squentropy", "--log-end", "0.5"], "--log-end applies to --loss encouraging only"),
-    (["--loss", "encouraging", "--log-end", "1.5"], "log_end"),
-    (["--loss", "square", "--m", "-1"], "`m` must be"),
-    (["--label-smoothing", "1"], "label_smoothing"),
-    (["--learning-rate", "-0.1"], "--learning-rate must be > 0"),
-    (["--weight-decay", "-1"], "--weight-decay must be >= 0"),
-    (["--epochs", "4"], r"--warmup-epochs (5) must be less than --epochs (4)"),  # ImageNet's 5 warm-up epochs
-    (["--warmup-epochs", "-1"], "--warmup-epochs must be >= 0"),
+    (["--k", "2"], "--k: applies to --loss square only (the loss is ce)"),
+    (["--loss", "squentropy", "--log-end", "0.5"], "--log-end: applies to --loss encouraging only"),
+    (["--epochs", "4"], "--epochs: must be more than the recipe's 5 warm-up epochs. Received: 4"),  # ImageNet's 5
+    (["--warmup-epochs", "90"], "--warmup-epochs: must be less than the 90 epochs. Received: 90"),
 ]
 
 
@@ -162,12 +160,10 @@ def test_image_flags_that_do_not_apply_are_refused(image_example, argv, message)
 
 
 TRANSLATION_REFUSALS = [
-    (["--loss", "ce", "--log-end", "0.5"], "--log-end applies to --loss encouraging only (the loss is ce)"),
-    (["--m", "3"], "--m applies to --loss square only (the loss is conservative_encouraging)"),
-    (["--model-dim", "102"], "--model-dim (102) must be a multiple of --heads (4)"),
-    (["--heads", "3"], "--model-dim (512) must be a multiple of --heads (3)"),
-    (["--dropout", "1"], "--dropout must be in [0, 1)"),
-    (["--learning-rate", "0"], "--learning-rate must be > 0"),
+    (["--loss", "ce", "--log-end", "0.5"], "--log-end: applies to --loss encouraging only (the loss is ce)"),
+    (["--m", "3"], "--m: applies to --loss square only (the loss is conservative_encouraging)"),
+    (["--model-dim", "102"], "--model-dim: must be a multiple of the attention heads (4). Received: 102"),
+    (["--heads", "3"], "--heads: must divide the model dimension (512). Received: 3"),
 ]
 
 
@@ -178,18 +174,28 @@ def test_translation_flags_that_do_not_apply_are_refused(translation_example, ar
 
 
 @pytest.mark.parametrize(
-    "argv,message",
+    "name,argv,message",
     [
-        (["--epochs", "0"], "argument --epochs: must be an integer >= 1"),
-        (["--steps-per-execution", "0"], "argument --steps-per-execution: must be an integer >= 1"),
-        (["--process-id", "-1"], "argument --process-id: must be an integer >= 0"),
-        (["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice"),
-        (["--strategy", "horovod"], "argument --strategy: invalid choice"),
-        (["--schedule", "inverse_sqrt"], "argument --schedule: invalid choice"),
+        ("image", ["--epochs", "0"], "argument --epochs: must be at least 1. Received: 0"),
+        ("image", ["--steps-per-execution", "0"], "argument --steps-per-execution: must be at least 1"),
+        ("image", ["--process-id", "-1"], "argument --process-id: must be at least 0"),
+        ("image", ["--mixed-precision", "float8"], "argument --mixed-precision: invalid choice"),
+        ("image", ["--strategy", "horovod"], "argument --strategy: invalid choice"),
+        ("image", ["--schedule", "inverse_sqrt"], "argument --schedule: invalid choice"),
+        # each value is checked by the flag table as it enters, the same in every program
+        ("image", ["--loss", "encouraging", "--log-end", "1.5"], "argument --log-end: must be in (0, 1]"),
+        ("image", ["--loss", "square", "--m", "-1"], "argument --m: must be > 0. Received: -1.0"),
+        ("image", ["--label-smoothing", "1"], "argument --label-smoothing: must be in [0, 1). Received: 1.0"),
+        ("image", ["--learning-rate", "-0.1"], "argument --learning-rate: must be > 0"),
+        ("image", ["--weight-decay", "-1"], "argument --weight-decay: must be at least 0"),
+        ("image", ["--warmup-epochs", "-1"], "argument --warmup-epochs: must be at least 0"),
+        ("translation", ["--dropout", "1"], "argument --dropout: must be in [0, 1)"),
+        ("translation", ["--learning-rate", "0"], "argument --learning-rate: must be > 0"),
     ],
 )
-def test_out_of_range_values_are_refused_by_argparse(image_example, argv, message, capsys):
-    assert message in parse_error(image_example, argv, capsys)
+def test_out_of_range_values_are_refused_by_argparse(name, argv, message, image_example, translation_example, capsys):
+    example = image_example if name == "image" else translation_example
+    assert message in parse_error(example, argv, capsys)
 
 
 def test_main_reports_a_refusal_as_a_usage_error(image_example, capsys):
@@ -198,4 +204,4 @@ def test_main_reports_a_refusal_as_a_usage_error(image_example, capsys):
     assert exit_info.value.code == 2 and "unrecognized arguments: --warmup-steps" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         image_example["main"](["--loss", "ce", "--k", "3"])
-    assert "error: --k applies to --loss square only" in capsys.readouterr().err
+    assert "error: --k: applies to --loss square only" in capsys.readouterr().err

@@ -66,7 +66,7 @@ def test_mirrored_strategy_on_two_logical_cpus_trains_as_one_device(image_run, t
     # Keras' fit under MirroredStrategy draws a batch from an iterator of its own first: each epoch's order does
     # not depend on how often its pipeline is read (`Examples.epoch_batches`), so the run is one device's.
     run_script_on_two_cpus(
-        IMAGE_SCRIPT, [*TINY_IMAGE_RUN, "--batch-size", "2", "--strategy", "mirrored", "--output-dir", str(tmp_path)]
+        IMAGE_SCRIPT, [*TINY_IMAGE_RUN, "--batch-size", "4", "--strategy", "mirrored", "--output-dir", str(tmp_path)]
     )
     saved, _ = check_image_run(tmp_path, "conservative_encouraging:0.5", test_examples=4)
     assert saved["strategy"] == "MirroredStrategy" and saved["replicas"] == 2 and saved["global_batch_size"] == 4

@@ -1,6 +1,7 @@
 """The recipes: the learning rate at the key steps of every recipe against hand-computed numbers, the
 optimizers they build, the overrides, and the docs' tables."""
 
+import contextlib
 import doctest
 import math
 import re
@@ -11,14 +12,12 @@ import keras
 import pytest
 
 import keras_losses
-from keras_losses.experiments import recipes
-from keras_losses.experiments.recipes import (
-    PRESETS,
-    RECIPES,
-    RecipeError,
-    make_optimizer,
-    make_schedule,
-)
+from keras_losses_experiments.classification.recipes import RECIPES
+from keras_losses_experiments.errors import ConfigError
+from keras_losses_experiments.recipe_tables import recipe_table
+from keras_losses_experiments.training.optimizers import SGD, make_optimizer
+from keras_losses_experiments.training.schedules import Cosine, Step, make_schedule
+from keras_losses_experiments.translation.presets import PRESETS
 
 RECIPES_PAGE = Path(__file__).resolve().parents[2] / "docs" / "examples.md"
 
@@ -109,8 +108,8 @@ def test_learning_rate_scales_linearly_only_where_the_recipe_says_so():
 def test_every_field_takes_effect():
     base = RECIPES["imagenet2012"]
     changes = {
-        "optimizer": recipes.SGD(0.5, nesterov=False),
-        "schedule": recipes.Cosine(warmup_epochs=5),
+        "optimizer": SGD(0.5, nesterov=False),
+        "schedule": Cosine(warmup_epochs=5),
         "learning_rate": 0.2,
         "batch_size": 512,
         "epochs": 60,
@@ -121,29 +120,37 @@ def test_every_field_takes_effect():
     for field, value in changes.items():
         changed = make_optimizer(replace(base, **{field: value}), 10, 1024).get_config()
         assert changed != reference, field
-    assert all(recipe.source in recipes.recipe_table() for recipe in RECIPES.values())  # --help and the docs
-    step_factor = make_schedule(replace(base, schedule=recipes.Step(factor=0.5, warmup_epochs=5)), 10, 256)
+    assert all(recipe.source in recipe_table() for recipe in RECIPES.values())  # --help and the docs
+    step_factor = make_schedule(replace(base, schedule=Step(factor=0.5, warmup_epochs=5)), 10, 256)
     assert float(step_factor(300)) == pytest.approx(0.05)
 
 
-def test_overrides_name_the_flag_that_does_not_apply():
+@contextlib.contextmanager
+def raises_config_error(field, match):
+    """`pytest.raises` for a `ConfigError` about `field` (the command line names its flag)."""
+    with pytest.raises(ConfigError, match=match) as info:
+        yield
+    assert info.value.field == field
+
+
+def test_overrides_name_the_field_that_does_not_apply():
     imagenet = RECIPES["imagenet2012"]
     cosine = imagenet.override(schedule="cosine")
-    assert cosine.schedule == recipes.Cosine(warmup_epochs=5)  # the recipe's warm-up is kept
-    assert imagenet.override(warmup_epochs=0).schedule == recipes.Step(warmup_epochs=0)
-    with pytest.raises(RecipeError, match="--warmup-steps does not apply to the step schedule"):
+    assert cosine.schedule == Cosine(warmup_epochs=5)  # the recipe's warm-up is kept
+    assert imagenet.override(warmup_epochs=0).schedule == Step(warmup_epochs=0)
+    with raises_config_error("warmup_steps", "does not apply to the step schedule"):
         imagenet.override(warmup_steps=100)
-    with pytest.raises(RecipeError, match="--warmup-epochs does not apply to the inverse_sqrt schedule"):
+    with raises_config_error("warmup_epochs", "does not apply to the inverse_sqrt schedule"):
         PRESETS["iwslt"].recipe.override(warmup_epochs=1)
-    with pytest.raises(RecipeError, match="--schedule cosine does not apply"):
+    with raises_config_error("schedule", "cosine does not apply"):
         PRESETS["iwslt"].recipe.override(schedule="cosine")
-    with pytest.raises(RecipeError, match="--learning-rate must be > 0"):
+    with raises_config_error("learning_rate", "must be > 0"):
         imagenet.override(learning_rate=0.0)
     # a new reference batch (keras-losses compare's global --batch-size): the same peak there
     assert RECIPES["cifar10"].override(batch_size=256).peak_learning_rate(256) == 0.1
-    with pytest.raises(RecipeError, match="--batch-size must be > 0"):
+    with raises_config_error("batch_size", "must be >= 1"):
         imagenet.override(batch_size=0)
-    with pytest.raises(RecipeError, match=r"--warmup-epochs \(5\) must be less than --epochs \(3\)"):
+    with raises_config_error("epochs", r"must be more than the recipe's 5 warm-up epochs. Received: 3"):
         imagenet.override(epochs=3)
 
 
@@ -155,9 +162,9 @@ def test_translation_overrides():
     fixed = PRESETS["base"].override(model_dim=1024, heads=16, learning_rate=1e-3)
     assert fixed.recipe.learning_rate == 1e-3 and not fixed.learning_rate_from_model_dim
     assert PRESETS["iwslt"].override(model_dim=256).recipe.learning_rate == 5e-4  # a fixed peak stays
-    with pytest.raises(RecipeError, match=r"--model-dim \(100\) must be a multiple of --heads \(8\)"):
+    with raises_config_error("model_dim", r"must be a multiple of the attention heads \(8\). Received: 100"):
         PRESETS["base"].override(model_dim=100)
-    with pytest.raises(RecipeError, match=r"--dropout must be in \[0, 1\)"):
+    with raises_config_error("dropout", r"must be in \[0, 1\)"):
         PRESETS["base"].override(dropout=1.0)
 
 
@@ -186,4 +193,4 @@ def test_the_docs_recipe_tables_are_the_recipes():
     text = RECIPES_PAGE.read_text(encoding="utf-8")
     block = re.search(r"<!-- recipes:begin.*?-->\n(.*?)<!-- recipes:end -->", text, re.DOTALL)
     assert block, "docs/examples.md has no recipes block"
-    assert block.group(1) == recipes.recipe_table(), "regenerate with: python -m keras_losses.experiments.recipes"
+    assert block.group(1) == recipe_table(), "regenerate with: python -m keras_losses_experiments.recipe_tables"

@@ -9,7 +9,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses.experiments import loss_specs, models, recipes, translator
+from keras_losses_experiments import losses
+from keras_losses_experiments.classification import models
+from keras_losses_experiments.classification.recipes import RECIPES
+from keras_losses_experiments.training.optimizers import make_optimizer
+from keras_losses_experiments.translation import model as translator
+from keras_losses_experiments.translation.presets import PRESETS
 from tests.examples.example_runs import finish, start
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute and tf.data")
@@ -33,7 +38,7 @@ def token_batch(rng, source_vocabulary, target_vocabulary, length, batch=4):
 def harness_models(rng, directory):
     """Models compiled as the examples compile them, trained 3 steps and saved; with the batch of their next
     step and the weights after it, as training would have gone on in memory."""
-    image_recipe = recipes.RECIPES["imagenet2012"].override(epochs=10)  # warm-up over steps 0-9, steps at 33, ...
+    image_recipe = RECIPES["imagenet2012"].override(epochs=10)  # warm-up over steps 0-9, steps at 33, ...
     runs = []
     # (square loss's gradient (2k/C)(z - m) would overflow float16 at the initial loss scale: loss scaling
     # would skip those steps)
@@ -41,13 +46,11 @@ def harness_models(rng, directory):
         keras.mixed_precision.set_global_policy(policy)
         try:
             model = models.build("cnn", (8, 8, 3), 10)
-            model.compile(
-                optimizer=recipes.make_optimizer(image_recipe, 2, 4), loss=loss_specs.build_loss(loss, 10, 0.1)
-            )
+            model.compile(optimizer=make_optimizer(image_recipe, 2, 4), loss=losses.build_loss(loss, 10, 0.1))
             runs.append((model, *image_batch(rng, 8, 10, high=1.0)))
         finally:
             keras.mixed_precision.set_global_policy("float32")
-    preset = recipes.PRESETS["iwslt"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    preset = PRESETS["iwslt"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     vocabulary = SimpleNamespace(vocabulary_size=lambda: 30)
     translation_model = translator.compiled_translator(
         "conservative_encouraging:0.5", vocabulary, vocabulary, 8, preset

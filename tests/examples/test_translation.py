@@ -21,7 +21,7 @@ DECODING_SPEED = Path(__file__).parents[2] / "benchmarks" / "decoding_speed.py"
 
 
 def check_run(output_dir, loss):
-    from keras_losses.experiments import translation_data
+    from keras_losses_experiments.translation import data as translation_data
 
     results = json.loads((output_dir / "results.json").read_text())
     assert results["loss"] == loss and 0.0 <= results["bleu"] <= 100.0
@@ -46,7 +46,8 @@ def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(tran
 
 
 def test_saved_translator_reloads_and_decodes_the_same(translation_run):
-    from keras_losses.experiments import decoding, translation_data
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import decoding
 
     results = json.loads((translation_run / "results.json").read_text())
     model = keras.models.load_model(translation_run / "model.keras")
@@ -66,7 +67,8 @@ def uncached_generate(model, encoder_tokens, beams):
 
 def test_cached_decoding_gives_the_tokens_of_the_uncached_decoder(translation_run):
     """The trained (and reloaded) tiny translator, greedy and beam search; sources of every length from 1 to 12."""
-    from keras_losses.experiments import decoding, translation_data
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import decoding
 
     model = keras.models.load_model(translation_run / "model.keras")
     vocabulary = model.get_layer("source_embedding").token_embedding.input_dim
@@ -86,9 +88,13 @@ def test_a_step_on_two_replicas_equals_one_device_whatever_the_padding():
     step; Keras' per-replica mean, each replica dividing by its own count, does not."""
     import tensorflow as tf
 
-    from keras_losses.experiments import decoding, loss_specs, recipes, translation_data, translator
+    from keras_losses_experiments import losses
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import decoding
+    from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
-    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    preset = PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     tokenizer = SimpleNamespace(vocabulary_size=lambda: 30)
     rng = np.random.default_rng(0)
     lengths = {"encoder_inputs": [8, 6, 2, 1], "decoder_inputs": [8, 6, 2, 1]}
@@ -107,9 +113,7 @@ def test_a_step_on_two_replicas_equals_one_device_whatever_the_padding():
             if not token_exact:
                 model.compile(
                     keras.optimizers.SGD(1.0),
-                    loss_specs.build_loss(
-                        "conservative_encouraging:0.5", 30, 0.1, ignore_class=translation_data.PAD_ID
-                    ),
+                    losses.build_loss("conservative_encouraging:0.5", 30, 0.1, ignore_class=translation_data.PAD_ID),
                 )
             if weights is not None:
                 model.set_weights(weights)
@@ -136,9 +140,11 @@ def test_the_chunked_head_trains_as_the_dense_head():
     """The translator's default logits layer (`LossHead`, the loss in chunks of tokens) against the plain `Dense`
     from the same seed: a few SGD steps with dropout on padded batches give the same weights, losses and training
     token accuracy (float32 rounding); outside training both give the same logits."""
-    from keras_losses.experiments import recipes, translation_data, translator
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
-    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32)  # dropout 0.1
+    preset = PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32)  # dropout 0.1
     tokenizer = SimpleNamespace(vocabulary_size=lambda: 30)
     rng = np.random.default_rng(0)
     inputs = {name: np.zeros((4, 8), "int32") for name in ("encoder_inputs", "decoder_inputs")}
@@ -182,12 +188,15 @@ def test_the_chunked_head_trains_as_the_dense_head():
 def test_padding_never_changes_the_loss_or_its_gradients(loss):
     import tensorflow as tf
 
-    from keras_losses.experiments import loss_specs, recipes, translation_data, translator
+    from keras_losses_experiments import losses
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import model as translator
+    from keras_losses_experiments.translation.presets import PRESETS
 
     keras.utils.set_random_seed(0)
-    shape = replace(recipes.PRESETS["tiny"], layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    shape = replace(PRESETS["tiny"], layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     model = translator.build_transformer(40, 30, 20, shape)
-    loss_fn = loss_specs.build_loss(loss, 30, label_smoothing=0.1, ignore_class=translation_data.PAD_ID)
+    loss_fn = losses.build_loss(loss, 30, label_smoothing=0.1, ignore_class=translation_data.PAD_ID)
     rng = np.random.default_rng(0)
     lengths_source, lengths_target = [5, 7, 3], [6, 4, 8]
 

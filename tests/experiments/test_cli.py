@@ -12,7 +12,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from keras_losses import cli
+from keras_losses_experiments import cli
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_a_normal_run_is_quiet(tmp_path):
         [
             sys.executable,
             "-m",
-            "keras_losses_cli",
+            "keras_losses_experiments.cli",
             "compare",
             "--epochs",
             "1",

@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses import cli
-from keras_losses.experiments import compare, runner, settings, tasks
-from keras_losses.experiments.run_store import RunStore
+from keras_losses_experiments import cli, flags
+from keras_losses_experiments.comparison import compare, runner, settings, tasks
+from keras_losses_experiments.comparison.run_store import RunStore
+from keras_losses_experiments.errors import ConfigError
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the refusals are TensorFlow's")
 
@@ -35,8 +36,8 @@ def trained(tmp_path_factory):
                 keras.utils.set_random_seed(0)
                 runs = runner.pending(RunStore(folder / "no-runs"), chosen.specs, chosen.seeds)
                 cache[argv] = SimpleNamespace(settings=chosen, task=task, model=task.build(chosen.specs[0]), runs=runs)
-            except settings.UsageError as error:
-                cache[argv] = str(error)
+            except ConfigError as error:
+                cache[argv] = flags.usage(error)
         return cache[argv]
 
     return what_is_trained
@@ -103,7 +104,7 @@ REFUSED = {
         "--coordinator-address: applies to JAX (--strategy data_parallel)",
     ),
     "--num-processes": (
-        ["--num-processes", "2"],
+        ["--strategy", "default", "--num-processes", "2"],
         "--num-processes: applies to --strategy data_parallel (JAX), not default",
     ),
     "--process-id": (["--strategy", "auto", "--process-id", "1"], "--process-id: applies to JAX"),
@@ -155,8 +156,9 @@ def test_the_head_is_part_of_a_comparisons_identity(tmp_path):
     store = RunStore(tmp_path)
     store.start(identity[()])
     store.check(identity[("--head", "chunked")])
-    with pytest.raises(settings.UsageError, match=r"other settings: --head 'dense' \(there: 'chunked'\)"):
+    with pytest.raises(ConfigError, match=r"other settings: head 'dense' \(there: 'chunked'\)") as refused:
         store.check(identity[("--head", "dense")])
+    assert refused.value.field == "output_dir"
 
 
 def test_flags_that_do_not_apply_are_refused(trained):

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason=
 # metrics see all.)
 COMPARE = [
     "-m",
-    "keras_losses_cli",
+    "keras_losses_experiments.cli",
     "compare",
     "--losses",
     "ce,square",

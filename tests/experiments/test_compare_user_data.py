@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from keras_losses import cli
+from keras_losses_experiments import cli
 
 LOSSES = ["--losses", "ce,square", "--seeds", "2", "--epochs", "1", "--no-progress"]
 
@@ -84,8 +84,8 @@ def test_changed_settings_are_refused_unless_overwrite(npz_data, npz_run, tmp_pa
         compare(npz_data, output, "--label-smoothing", "0.1")
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert f"--output-dir: {output} holds a comparison with other settings: --label-smoothing 0.1 (there: 0.0)" in error
-    assert "Pass --overwrite" in error
+    assert f"--output-dir: {output} holds a comparison with other settings: label_smoothing 0.1 (there: 0.0)" in error
+    assert "--overwrite" in error
     results = compare(
         npz_data, output, "--label-smoothing", "0.1", "--overwrite", "--losses", "ce,squentropy", "--seeds", "1"
     )

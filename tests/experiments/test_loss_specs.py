@@ -2,7 +2,7 @@ import keras
 import pytest
 
 import keras_losses
-from keras_losses.experiments.loss_specs import build_loss, default_square_parameters, split_specs
+from keras_losses_experiments.losses import build_loss, default_square_parameters, split_specs
 
 
 def test_split_keeps_square_arguments_together():
@@ -56,7 +56,7 @@ def test_all_built_losses_are_keras_losses():
 @pytest.mark.parametrize("value", [-1.0, 0.0, 1e-9, 0.5, 0.75, 1.0, 1.5, 30.0, float("inf"), float("nan")])
 def test_check_without_keras_agrees_with_the_loss_constructors(family, value):
     """`check_spec` (used before Keras is imported) refuses exactly what the losses refuse."""
-    from keras_losses.experiments.loss_specs import check_spec
+    from keras_losses_experiments.losses import check_spec
 
     spec = f"{family}:{value},{value}" if family == "square" else f"{family}:{value}"
     outcomes = []

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from keras_losses.experiments import metrics
+from keras_losses_experiments.classification import metrics
 
 
 def test_classification_metrics_against_hand_computed_values():

@@ -46,7 +46,7 @@ def compare_arguments(data, output):
 def killed(when, epoch, run, *arguments, batch=0, process=None):
     """The command line of `keras-losses compare` killed at that point (tests/killing.py)."""
     where = ["--batch", str(batch), "--run", run] + ([] if process is None else ["--process", str(process)])
-    return [KILLING, when, str(epoch), *where, "--", "-m", "keras_losses_cli", *arguments]
+    return [KILLING, when, str(epoch), *where, "--", "-m", "keras_losses_experiments.cli", *arguments]
 
 
 def run_folder(output, loss):
@@ -85,7 +85,7 @@ def data(tmp_path_factory):
 def reference(data, tmp_path_factory):
     """The comparison on one process, never interrupted."""
     output = tmp_path_factory.mktemp("uninterrupted")
-    finish([start(["-m", "keras_losses_cli", *compare_arguments(data, output)], env=ENV)])
+    finish([start(["-m", "keras_losses_experiments.cli", *compare_arguments(data, output)], env=ENV)])
     return output
 
 
@@ -106,7 +106,7 @@ def test_killed_on_one_process_at_any_point_resumes_exactly(data, reference, tmp
     finished = run_folder(tmp_path, "ce")
     before = {path: path.read_bytes() for path in finished.iterdir()}
 
-    process = start(["-m", "keras_losses_cli", *arguments], env=ENV)
+    process = start(["-m", "keras_losses_experiments.cli", *arguments], env=ENV)
     output = process.communicate(timeout=300)[0]
     assert process.returncode == 0, output[-3000:]
     assert "3 runs (3 losses x 1 seed): 2 already in" in output
@@ -144,13 +144,15 @@ def test_two_tensorflow_workers_killed_resume_exactly(data, reference, tmp_path)
     worker_1 = run_folder(tmp_path / "workers" / "worker-1", "encouraging:0.75")
     assert sorted(p.name for p in (worker_1 / "backup").iterdir()) == ["epoch-1.npz", "epoch-2.npz"]
 
-    finish([start(["-m", "keras_losses_cli", *arguments], env={**ENV, "TF_CONFIG": c}) for c in tf_cluster(2)])
+    finish(
+        [start(["-m", "keras_losses_experiments.cli", *arguments], env={**ENV, "TF_CONFIG": c}) for c in tf_cluster(2)]
+    )
     assert_same_results(tmp_path, reference)  # two workers equal one process to float rounding
     assert not (tmp_path / "workers").exists()
 
 
 def test_the_processes_agree_on_the_newest_epoch_every_one_holds():
-    from keras_losses.experiments import distribution
+    from keras_losses_experiments.training import distribution
 
     alone = distribution.Strategy("default", 1)
     assert alone.newest_common([2, 3], epochs=5) == 3 and alone.newest_common([], epochs=5) == 0
@@ -170,7 +172,7 @@ def tiny_run(directory, epochs, steps_per_epoch=2, width=8):
     pass, 2 steps an epoch (epochs and passes out of step)."""
     import tensorflow as tf
 
-    from keras_losses.experiments import distribution, resume
+    from keras_losses_experiments.training import distribution, resume
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(24, 4)).astype("float32"), np.arange(24) % 3

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_losses import cli
-from keras_losses.experiments import recipes
+from keras_losses_experiments import cli
+from keras_losses_experiments.classification.recipes import RECIPES
 
 ROOT = Path(__file__).parents[2]
 
@@ -64,7 +64,7 @@ def data_files(tmp_path_factory):
         (["--head", "sparse"], "argument --head: invalid choice: 'sparse'"),
         (["--seeds", "0"], "--seeds: must be at least 1. Received: 0"),
         (["--batch-size", "0"], "--batch-size: must be at least 1"),
-        (["--learning-rate", "-1"], "--learning-rate: must be positive"),
+        (["--learning-rate", "-1"], "--learning-rate: must be > 0"),
         (["--losses", "focal"], "--losses: bad loss specification 'focal'; accepted: ce, square[:k,m]"),
         (["--losses", "encouraging:2"], "`log_end` must be in (0.0, 1.0]"),
         (["--losses", " , "], "--losses: no loss given"),
@@ -147,7 +147,7 @@ def test_every_option_says_its_default(capsys):
         "(default: 0.1,",
     ):
         assert default in text
-    recipe = recipes.RECIPES["digits"]
+    recipe = RECIPES["digits"]
     assert f"digits and your data: {recipe.epochs}" in text and f"digits and your data: {recipe.batch_size}" in text
     assert f"Adam {recipe.learning_rate:g}" in text
     help_lines = list(cli.build_parser()._subparsers._group_actions[0].choices["compare"]._actions)
@@ -155,17 +155,20 @@ def test_every_option_says_its_default(capsys):
 
 
 def test_the_console_script_answers_without_importing_tensorflow():
+    """`keras-losses` (the entry point `keras_losses_experiments.cli:main`) answers --help and usage errors
+    without importing TensorFlow, Keras or the losses (several seconds)."""
     code = (
-        "import sys, keras_losses_cli\n"
+        "import sys\n"
+        "from keras_losses_experiments import cli\n"
         "for arguments in (['compare', '--help'], ['compare', '--label-smoothing', '1.5']):\n"
         "    try:\n"
-        "        keras_losses_cli.main(arguments)\n"
+        "        cli.main(arguments)\n"
         "    except SystemExit as exit:\n"
-        "        print(exit.code, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+        "        print(exit.code, *(name in sys.modules for name in ('tensorflow', 'keras', 'keras_losses')))\n"
     )
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(
         [sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=60, env=environment
     )
-    assert result.stdout.splitlines()[-2:] == ["0 False False", "2 False False"], result.stderr
+    assert result.stdout.splitlines()[-2:] == ["0 False False False", "2 False False False"], result.stderr
     assert "--label-smoothing: must be in [0, 1)" in result.stderr

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_losses.experiments import compare, distribution, tasks
+from keras_losses_experiments.comparison import compare, tasks
+from keras_losses_experiments.training import distribution
 
 
 @pytest.fixture(scope="module")

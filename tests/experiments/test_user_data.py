@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from keras_losses import cli
-from keras_losses.experiments import user_data
+from keras_losses_experiments import cli
+from keras_losses_experiments.classification import user_data
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(20, 3)).astype("float32")

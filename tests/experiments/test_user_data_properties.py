@@ -13,8 +13,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from keras_losses import cli
-from keras_losses.experiments import compare, user_data
+from keras_losses_experiments import cli
+from keras_losses_experiments.classification import user_data
+from keras_losses_experiments.comparison import compare
 
 
 class Accepted(Exception):

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from keras_losses.experiments import verdict
+from keras_losses_experiments.comparison import verdict
 
 
 def test_paired_interval_against_a_hand_computed_example():

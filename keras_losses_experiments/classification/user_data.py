@@ -17,16 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_losses_experiments.errors import DataError
+
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # keras.utils.image_dataset_from_directory's
 TEXT_SUFFIXES = (".txt",)
 DEFAULT_TEST_FRACTION = 0.2
 SPLIT_SEED = 0
 MAX_LABEL = np.iinfo(np.int32).max
-
-
-class DataError(ValueError):
-    """The data cannot be used as given; the message names the file and the problem."""
 
 
 @dataclass

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_losses.experiments import verdict
+from keras_losses_experiments.comparison import verdict
 
 #: Metric columns in display order, with their headers and decimals (present ones only are shown).
 COLUMNS = {

@@ -29,7 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from keras_losses.experiments import distribution
+from keras_losses_experiments.training import distribution
 
 BACKUP_NAME = re.compile(r"^epoch-(\d+)\.npz$")
 SEED_SPACING = 2**20  # data epochs of one seed before its seeds meet the next seed's
@@ -152,7 +152,7 @@ def fit(
     processes, a pass's partial batch is left out, never joined with the next pass's first examples).
     `callbacks(first_epoch)` returns the callbacks (a resumed run may need to know where it resumed).
     Returns the `History`; the backups stay in `backup_dir` (the caller removes them once the run's results
-    are safe). Raises `distribution.LostProcess` when another process of the cluster stopped.
+    are safe). Raises `errors.LostProcess` when another process of the cluster stopped.
     """
     first_epoch = restore(model, backup_dir, strategy, epochs)
     passes = lambda data_epoch: strategy.distribute_dataset(epoch_batches(data_epoch), global_batch_size)  # noqa: E731

@@ -12,7 +12,7 @@ import time
 
 import keras
 
-from keras_losses.experiments import resume
+from keras_losses_experiments.training import resume
 
 
 class EpochLog(keras.callbacks.Callback):

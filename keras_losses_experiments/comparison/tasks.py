@@ -10,10 +10,15 @@ so), `--strategy` and the cluster flags choose where it trains (`distribution.ge
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_losses.experiments import datasets, loss_specs, metrics, models, recipes
-from keras_losses.experiments.settings import DEFAULT_MODEL, DEFAULT_VALIDATION_FRACTION, UsageError, usage_error
+from keras_losses_experiments import losses
+from keras_losses_experiments.classification import datasets, metrics, models
+from keras_losses_experiments.classification.recipes import recipe_for
+from keras_losses_experiments.comparison.settings import DEFAULT_MODEL, DEFAULT_VALIDATION_FRACTION
+from keras_losses_experiments.errors import ConfigError
+from keras_losses_experiments.training.optimizers import make_optimizer
+from keras_losses_experiments.translation.bleu import bleu
+from keras_losses_experiments.translation.presets import DEFAULT_PRESET, PRESETS
 
-DEFAULT_RECIPE = "digits"  # the recipe of data sets without their own: Adam 1e-3, batch 64, 20 epochs
 VOCABULARY_SIZE = 8000  # WordPiece tokens per language on translation sets
 
 
@@ -34,45 +39,22 @@ class Task:
     accuracy_log: str  # the per-epoch test accuracy in the training logs
 
 
-def recipe_for(settings, name):
-    """The recipe of data set `name` (digits' for sets without one) with --epochs and --learning-rate."""
-    recipe = recipes.RECIPES.get(name, recipes.RECIPES[DEFAULT_RECIPE])
-    warmup = getattr(recipe.schedule, "warmup_epochs", 0)
-    if settings.epochs is not None and settings.epochs <= warmup:
-        raise UsageError("--epochs", f"{name}'s recipe warms up for {warmup:g} epochs: give more than {warmup:g}")
-    return _override(recipe, learning_rate=settings.learning_rate, epochs=settings.epochs)
-
-
-def _override(recipe_or_preset, **flags):
-    try:
-        return recipe_or_preset.override(**flags)
-    except recipes.RecipeError as error:
-        raise usage_error(error, "--epochs") from None
-
-
 def global_batch_size(settings, recipe, strategy):
     """--batch-size or the recipe's, divisible among the strategy's replicas."""
-    batch = settings.batch_size or recipe.batch_size
-    if batch % strategy.replicas:
-        raise UsageError(
-            "--batch-size",
-            f"the global batch {batch} does not divide among the {strategy.replicas} "
-            f"replicas of {strategy.name}: give a multiple of {strategy.replicas}",
-        )
-    return batch
+    return strategy.check_global_batch(settings.batch_size or recipe.batch_size)
 
 
 def classification_task(settings, data, strategy):
     """Any `datasets.Examples`: accuracy (top-5 from 100 classes), NLL, ECE, and with a validation split the
     temperature fitted on it and the test NLL and ECE at that temperature."""
     name = settings.dataset_name if settings.source in ("digits", "tfds") else None
-    recipe = recipe_for(settings, name)
+    recipe = recipe_for(name).override(learning_rate=settings.learning_rate, epochs=settings.epochs)
     batch = global_batch_size(settings, recipe, strategy)
     model, reason = _model(settings, data)
     steps = settings.steps_per_epoch or data.steps_per_epoch(batch)
     if steps == 0:
-        raise UsageError(
-            "--batch-size",
+        raise ConfigError(
+            "batch_size",
             f"{batch} is more than the {data.sizes['train']} training "
             f"examples{' (--mock-data)' if settings.mock_data else ''}: no full batch, no training step; "
             f"give --batch-size {data.sizes['train']} or less, or --steps-per-epoch",
@@ -85,14 +67,14 @@ def classification_task(settings, data, strategy):
         with strategy.scope():
             network = models.build(model, data.input_shape, data.num_classes, data.vocabulary_size)
             network.compile(
-                optimizer=recipes.make_optimizer(recipe, steps, batch),
-                loss=loss_specs.build_loss(spec, data.num_classes, settings.label_smoothing),
+                optimizer=make_optimizer(recipe, steps, batch),
+                loss=losses.build_loss(spec, data.num_classes, settings.label_smoothing),
                 metrics=["accuracy"],
             )
         return strategy.prepare(network)
 
     def evaluate(network):
-        from keras_losses.experiments.training import predict_logits
+        from keras_losses_experiments.training.harness import predict_logits
 
         with strategy.every_example(test, batch) as every_batch:
             logits, labels = predict_logits(network, every_batch)
@@ -134,7 +116,7 @@ def _model(settings, data):
     try:
         models.check(model, data.kind, data.input_shape)
     except ValueError as error:
-        raise UsageError("--model", f"{data.name}: {error}") from None
+        raise ConfigError("model", f"{data.name}: {error}") from None
     return model, reason
 
 
@@ -153,15 +135,16 @@ def translation_task(settings, strategy, workspace):
     `keras_losses.LossHead`). The WordPiece vocabularies are trained once and kept in `workspace/vocabulary`, so
     that a resumed comparison tokenizes exactly as before.
     """
-    from keras_losses.experiments import decoding, resume, translation_data, translator
+    from keras_losses_experiments.training import resume
+    from keras_losses_experiments.translation import data as translation_data
+    from keras_losses_experiments.translation import decoding
+    from keras_losses_experiments.translation import model as translator
 
     name = settings.dataset_name
     head = settings.translation_head
-    model = f"transformer_{recipes.DEFAULT_PRESET[name]}" if settings.model == "auto" else settings.model
-    preset = _override(
-        recipes.PRESETS[model.removeprefix("transformer_")],
-        learning_rate=settings.learning_rate,
-        epochs=settings.epochs,
+    model = f"transformer_{DEFAULT_PRESET[name]}" if settings.model == "auto" else settings.model
+    preset = PRESETS[model.removeprefix("transformer_")].override(
+        learning_rate=settings.learning_rate, epochs=settings.epochs
     )
     batch = global_batch_size(settings, preset.recipe, strategy)
     train_pairs, test_pairs = translation_data.load_pairs(name, settings.mock_data)
@@ -184,7 +167,7 @@ def translation_task(settings, strategy, workspace):
                 length,
                 preset,
                 settings.label_smoothing,
-                optimizer=recipes.make_optimizer(preset.recipe, steps, batch),
+                optimizer=make_optimizer(preset.recipe, steps, batch),
                 head=head,
             )
         return strategy.prepare(network)
@@ -194,7 +177,7 @@ def translation_task(settings, strategy, workspace):
             logits = ((network.predict_on_batch(x), y.numpy()) for x, y in every_batch)
             results, true_probabilities = metrics.token_metrics(logits, translation_data.PAD_ID)
             hypotheses = decoding.translate(network, source, target, [s for s, _ in sentences], length)
-        results["bleu"] = metrics.bleu(hypotheses, [t for _, t in sentences])
+        results["bleu"] = bleu(hypotheses, [t for _, t in sentences])
         return results, true_probabilities
 
     reason = "auto: the data set's preset" if settings.model == "auto" else "--model"
@@ -224,7 +207,7 @@ def _count(dataset):
 
 
 def _tokenizers(train_pairs, directory, reuse=True):
-    from keras_losses.experiments import translation_data
+    from keras_losses_experiments.translation import data as translation_data
 
     if reuse and all((directory / name).exists() for name in translation_data.VOCABULARY_FILES):
         return translation_data.load_tokenizers(directory)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_losses.experiments.settings import UsageError
+from keras_losses_experiments.errors import ConfigError
 
 SETTINGS_FILE = "comparison.json"
 #: Everything the comparison writes at the top of the output directory (what --overwrite removes).
@@ -52,21 +52,21 @@ class RunStore:
         self.path = Path(path)
 
     def check(self, settings, overwrite=False):
-        """Raises `UsageError` if the directory holds a comparison with other `settings` (a dict)."""
+        """Raises `ConfigError` if the directory holds a comparison with other `settings` (a dict)."""
         saved = self.path / SETTINGS_FILE
         if overwrite or not saved.exists():
             return
         before = json.loads(saved.read_text())
         changed = [
-            f"{_flag(k)} {_show(settings.get(k))} (there: {_show(before.get(k))})"
+            f"{_SHOWN.get(k, k)} {_show(settings.get(k))} (there: {_show(before.get(k))})"
             for k in sorted(set(before) | set(settings))
             if before.get(k) != settings.get(k)
         ]
         if changed:
-            raise UsageError(
-                "--output-dir",
-                f"{self.path} holds a comparison with other settings: "
-                f"{'; '.join(changed)}. Pass --overwrite to replace it, or choose another --output-dir",
+            raise ConfigError(
+                "output_dir",
+                f"{self.path} holds a comparison with other settings: {'; '.join(changed)}. Overwrite it "
+                "(overwrite=True, --overwrite), or choose another output directory",
             )
 
     def start(self, settings, overwrite=False):
@@ -135,10 +135,8 @@ def _write_atomically(path, text):
     os.replace(temporary, path)
 
 
-def _flag(key):
-    return {"data_fingerprint": "--data (its contents)", "keras_backend": "KERAS_BACKEND"}.get(
-        key, "--" + key.replace("_", "-")
-    )
+#: How a setting of the identity is named where its key alone would not say it.
+_SHOWN = {"data_fingerprint": "data (its contents)", "keras_backend": "KERAS_BACKEND"}
 
 
 def _show(value):

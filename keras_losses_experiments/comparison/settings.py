@@ -1,17 +1,18 @@
 """The settings of one `keras-losses compare` run and the checks that need no data and no TensorFlow.
 
-This module and what it imports (the light modules of `keras_losses.experiments`) use only the standard
-library: `keras-losses --help` and argument errors must answer at once, before Keras and TensorFlow (several
-seconds) are imported.
+Every problem raises `ConfigError` naming the field (the command line names its flag). Standard library only:
+`keras-losses --help` and argument errors must answer at once, before Keras and TensorFlow (several seconds).
 """
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from keras_losses.experiments import loss_specs, models
-from keras_losses.experiments.distribution import STRATEGIES
-from keras_losses.experiments.recipes import DEFAULT_HEAD, PRESETS
-from keras_losses.experiments.translation_data import TRANSLATION_DATASETS
+from keras_losses_experiments import flags, losses
+from keras_losses_experiments.classification import models
+from keras_losses_experiments.errors import ConfigError
+from keras_losses_experiments.training.distribution import STRATEGIES
+from keras_losses_experiments.translation.data import TRANSLATION_DATASETS
+from keras_losses_experiments.translation.presets import DEFAULT_HEAD, PRESETS
 
 DEFAULT_LOSSES = "ce,square,encouraging,conservative_encouraging:0.75,squentropy"
 DEFAULT_OUTPUT_DIR = "keras-losses-compare"
@@ -28,14 +29,6 @@ PRESENTATION = ("output_dir", "overwrite", "plot", "progress")
 CLUSTER = ("coordinator_address", "num_processes", "process_id")
 
 
-class UsageError(ValueError):
-    """A bad command-line argument: `flag` names it, the message says what is wrong and what is accepted."""
-
-    def __init__(self, flag, message):
-        super().__init__(f"{flag}: {message}")
-        self.flag = flag
-
-
 @dataclass(frozen=True)
 class Settings:
     """Everything `keras-losses compare` is told; `None` means the data set's default (its recipe)."""
@@ -46,7 +39,7 @@ class Settings:
     test_fraction: float | None = None
     validation_fraction: float | None = None
     model: str = "auto"
-    head: str | None = None  # translation sets: the translator's logits layer (None: recipes.DEFAULT_HEAD)
+    head: str | None = None  # translation sets: the translator's logits layer (None: DEFAULT_HEAD)
     losses: str = DEFAULT_LOSSES
     seeds: int = 3
     epochs: int | None = None
@@ -56,7 +49,7 @@ class Settings:
     steps_per_epoch: int | None = None
     mock_data: int | None = None
     image_size: int | None = None
-    strategy: str = "default"
+    strategy: str = "auto"
     coordinator_address: str | None = None
     num_processes: int | None = None
     process_id: int | None = None
@@ -82,14 +75,14 @@ class Settings:
 
     @property
     def translation_head(self):
-        """The translator's logits layer (`recipes.HEADS`) on translation sets: --head or the default; else None."""
+        """The translator's logits layer (`HEADS`) on translation sets: --head or the default; else None."""
         if self.source != "translation":
             return None
         return self.head or DEFAULT_HEAD
 
     @property
     def specs(self):
-        return tuple(loss_specs.split_specs(self.losses))
+        return tuple(losses.split_specs(self.losses))
 
     @property
     def baseline(self):
@@ -104,63 +97,61 @@ class Settings:
         return identity
 
     def check(self):
-        """Raises `UsageError` for every problem that can be seen without reading the data."""
-        _check_ranges(self)
+        """Raises `ConfigError` for every problem that can be seen without reading the data."""
+        _check_values(self)
         _check_source(self)
         _check_applicable(self)
         _check_model(self)
         try:
             for spec in self.specs:
-                loss_specs.check_spec(spec)
+                losses.check_spec(spec)
         except ValueError as error:
-            raise UsageError("--losses", str(error)) from None
+            raise ConfigError("losses", str(error)) from None
         repeated = sorted({spec for spec in self.specs if self.specs.count(spec) > 1})
         if repeated:
-            raise UsageError("--losses", f"{', '.join(repeated)} given more than once")
+            raise ConfigError("losses", f"{', '.join(repeated)} given more than once")
 
 
-def usage_error(error, default_flag):
-    """The `UsageError` of `error`, whose message starts with the flag it is about ("--epochs must be ...");
-    about `default_flag` otherwise."""
-    text = str(error)
-    flag, _, rest = text.partition(" ")
-    return UsageError(flag, rest) if flag.startswith("--") else UsageError(default_flag, text)
+#: The settings whose values the flag table checks (`flags.check_value`), as the command line does.
+CHECKED = (
+    "seeds",
+    "epochs",
+    "batch_size",
+    "steps_per_epoch",
+    "mock_data",
+    "image_size",
+    "num_processes",
+    "process_id",
+    "learning_rate",
+    "label_smoothing",
+    "test_fraction",
+    "validation_fraction",
+)
 
 
-def _check_ranges(settings):
-    for name in ("seeds", "epochs", "batch_size", "steps_per_epoch", "mock_data", "image_size", "num_processes"):
-        value = getattr(settings, name)
-        if value is not None and value < 1:
-            raise UsageError(_flag(name), f"must be at least 1. Received: {value}")
-    if settings.learning_rate is not None and not settings.learning_rate > 0:
-        raise UsageError("--learning-rate", f"must be positive. Received: {settings.learning_rate}")
-    if not 0 <= settings.label_smoothing < 1:
-        raise UsageError("--label-smoothing", f"must be in [0, 1). Received: {settings.label_smoothing}")
-    if settings.test_fraction is not None and not 0 < settings.test_fraction < 1:
-        raise UsageError("--test-fraction", f"must be in (0, 1). Received: {settings.test_fraction}")
-    if settings.validation_fraction is not None and not 0 <= settings.validation_fraction < 1:
-        raise UsageError("--validation-fraction", f"must be in [0, 1). Received: {settings.validation_fraction}")
+def _check_values(settings):
+    """Each value as the flag table checks it where a command line enters (here: a Python caller's values)."""
+    for name in CHECKED:
+        flags.check_value(name, getattr(settings, name))
     if settings.strategy not in STRATEGIES:
-        raise UsageError(
-            "--strategy", f"unknown strategy {settings.strategy!r}; expected one of: {', '.join(STRATEGIES)}"
+        raise ConfigError(
+            "strategy", f"unknown strategy {settings.strategy!r}; expected one of: {', '.join(STRATEGIES)}"
         )
-    if settings.process_id is not None and settings.process_id < 0:
-        raise UsageError("--process-id", f"must be at least 0. Received: {settings.process_id}")
     for name in CLUSTER:
         if getattr(settings, name) is not None and settings.strategy not in ("auto", "data_parallel"):
-            raise UsageError(_flag(name), f"applies to --strategy data_parallel (JAX), not {settings.strategy}")
+            raise ConfigError(name, f"applies to --strategy data_parallel (JAX), not {settings.strategy}")
 
 
 def _check_source(settings):
     if settings.data is None:
         return
     if settings.dataset is not None:
-        raise UsageError("--data", f"give --dataset or --data, not both (--dataset {settings.dataset})")
+        raise ConfigError("data", f"give --dataset or --data, not both (--dataset {settings.dataset})")
     path = Path(settings.data)
     if not path.exists():
-        raise UsageError("--data", f"{path}: no such file or folder")
+        raise ConfigError("data", f"{path}: no such file or folder")
     if settings.source not in ("folder", "npz", "csv"):
-        raise UsageError("--data", f"{path}: expected a .npz or .csv file, or a folder of class folders")
+        raise ConfigError("data", f"{path}: expected a .npz or .csv file, or a folder of class folders")
 
 
 def _check_applicable(settings):
@@ -185,7 +176,7 @@ def _check_applicable(settings):
     ]
     for name_, applies, why in rules:
         if getattr(settings, name_) is not None and not applies:
-            raise UsageError(_flag(name_), why)
+            raise ConfigError(name_, why)
 
 
 def _check_model(settings):
@@ -193,16 +184,12 @@ def _check_model(settings):
         return
     allowed = TRANSLATION_MODELS if settings.source == "translation" else models.MODELS
     if settings.model not in allowed:
-        raise UsageError(
-            "--model",
+        raise ConfigError(
+            "model",
             f"{settings.model!r} does not fit {settings.dataset_name!r}; expected one of: auto, {', '.join(allowed)}",
         )
     if settings.source == "digits":
         try:
             models.check(settings.model, "image", (8, 8, 1))
         except ValueError as error:
-            raise UsageError("--model", f"digits: {error}") from None
-
-
-def _flag(name):
-    return "--" + name.replace("_", "-")
+            raise ConfigError("model", f"digits: {error}") from None

@@ -12,8 +12,8 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from keras_losses.experiments import user_data
-from keras_losses.experiments.settings import UsageError
+from keras_losses_experiments.classification import user_data
+from keras_losses_experiments.errors import ConfigError
 
 IMAGE_DATASETS = {
     # name: (test split, default image size)
@@ -66,7 +66,7 @@ class Examples:
         (each example with a seed of its own), batched; a function of `seed` and `data_epoch` alone."""
         import tensorflow as tf
 
-        from keras_losses.experiments.resume import epoch_seed, example_seeds
+        from keras_losses_experiments.training.resume import epoch_seed, example_seeds
 
         pass_seed = epoch_seed(seed, data_epoch)
         # The same order however often the pass is iterated (Keras' JAX and Mirrored `fit` draw a first batch
@@ -260,15 +260,15 @@ def describe_tfds(name):
         builder = tfds.builder(name)
     except (ValueError, AssertionError) as error:  # DatasetNotFoundError, a bad config or version
         first = str(error).splitlines()[0]
-        raise UsageError("--dataset", f"{first} (tensorflow_datasets.list_builders() lists the names)") from None
+        raise ConfigError("dataset", f"{first} (tensorflow_datasets.list_builders() lists the names)") from None
     features = builder.info.features
     label = features["label"] if "label" in features else None  # noqa: SIM401 (a FeaturesDict has no .get)
     if not isinstance(label, tfds.features.ClassLabel):
-        raise UsageError("--dataset", f"{name} has no class label: compare needs a 'label' feature of class ids")
+        raise ConfigError("dataset", f"{name} has no class label: compare needs a 'label' feature of class ids")
     keys = builder.info.supervised_keys
     inputs = [keys[0]] if keys and keys[1] == "label" else [k for k in features if k not in ("label", "id")]
     if len(inputs) != 1:
-        raise UsageError("--dataset", f"{name} has the inputs {', '.join(inputs)}; compare takes one input feature")
+        raise ConfigError("dataset", f"{name} has the inputs {', '.join(inputs)}; compare takes one input feature")
     feature = features[inputs[0]]
     shape = tuple(feature.shape)
     if isinstance(feature, tfds.features.Image):
@@ -283,8 +283,8 @@ def describe_tfds(name):
     ):
         kind = {1: "vector", 2: "sequence", 3: "image"}[len(shape)]
     else:
-        raise UsageError(
-            "--dataset",
+        raise ConfigError(
+            "dataset",
             f"{name}'s input {inputs[0]!r} is {type(feature).__name__}{shape}: compare "
             "takes images, numbers of a fixed shape ([features] or [time, features]) or text",
         )
@@ -301,9 +301,9 @@ def tfds_examples(name, image_size=None, mock_data=None, validation_fraction=0.0
 
     source = describe_tfds(name)
     if source.test_split and test_fraction is not None:
-        raise UsageError("--test-fraction", f"{name} has a {source.test_split} split")
+        raise ConfigError("test_fraction", f"{name} has a {source.test_split} split")
     if image_size and source.kind != "image":
-        raise UsageError("--image-size", f"{name} has no images to resize ({source.kind} inputs)")
+        raise ConfigError("image_size", f"{name} has no images to resize ({source.kind} inputs)")
     mocking = tfds.testing.mock_data(num_examples=mock_data) if mock_data else contextlib.nullcontext()
     with mocking:
         if not mock_data:

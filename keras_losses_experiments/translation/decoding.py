@@ -12,8 +12,8 @@ decoder: `benchmarks/decoding_speed.py`), at a fraction of the cost.
 import keras
 from keras import ops
 
-from keras_losses.experiments.translation_data import END_ID, PAD_ID, START_ID, source_packer
-from keras_losses.experiments.translator import TranslatorLayers
+from keras_losses_experiments.translation.data import END_ID, PAD_ID, START_ID, source_packer
+from keras_losses_experiments.translation.model import TranslatorLayers
 
 
 def translate(model, source_tokenizer, target_tokenizer, sentences, sequence_length, beams=1, batch_size=64):

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import keras
 
-from keras_losses.experiments import loss_specs, recipes
-from keras_losses.experiments.recipes import DEFAULT_HEAD, HEADS
-from keras_losses.experiments.translation_data import PAD_ID
 from keras_losses.loss_head import LossHead
 from keras_losses.metrics import MaskedTokenAccuracy
+from keras_losses_experiments import losses
+from keras_losses_experiments.training.optimizers import make_optimizer
+from keras_losses_experiments.translation.data import PAD_ID
+from keras_losses_experiments.translation.presets import DEFAULT_HEAD, HEADS
 
 SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS = "source_embedding", "target_embedding", "logits"
 ENCODER, DECODER = "encoder_{}", "decoder_{}"
@@ -27,10 +28,10 @@ ENCODER, DECODER = "encoder_{}", "decoder_{}"
 def build_transformer(source_vocabulary, target_vocabulary, sequence_length, preset, head=DEFAULT_HEAD):
     """Encoder-decoder transformer from keras-hub layers; embeddings mask padding (id 0) throughout.
 
-    `preset` (a `recipes.TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout.
+    `preset` (a `TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout.
     Inputs `encoder_inputs` and `decoder_inputs` (token ids, at most `sequence_length` each); output: logits
     over the target vocabulary at every decoder position (float32 under mixed precision too). `head` (one of
-    `recipes.HEADS`) is the logits layer: `"chunked"`, `keras_losses.LossHead` (in training, the hidden states
+    `HEADS`) is the logits layer: `"chunked"`, `keras_losses.LossHead` (in training, the hidden states
     from which the package's losses compute the loss in chunks; it computes the argmax of the logits for the
     training token accuracy too), or `"dense"`, `keras.layers.Dense`. Both have the same weights (`kernel`,
     `bias`), drawn the same for the same seed.
@@ -82,7 +83,7 @@ def compiled_translator(
     (`mean_over_global_batch=True`): a step on N replicas equals the one-device step on the same global
     batch, as fairseq normalises by the global token count. `label_smoothing` defaults to the preset's;
     `optimizer` to the preset's recipe (its inverse-square-root schedule does not depend on the epoch length;
-    give `recipes.make_optimizer(preset.recipe, steps, global_batch)` for another recipe).
+    give `make_optimizer(preset.recipe, steps, global_batch)` for another recipe).
 
     Call it inside the strategy's scope.
     """
@@ -90,8 +91,8 @@ def compiled_translator(
     model = build_transformer(source_tokenizer.vocabulary_size(), vocabulary, sequence_length, preset, head)
     label_smoothing = preset.label_smoothing if label_smoothing is None else label_smoothing
     model.compile(
-        optimizer=optimizer or recipes.make_optimizer(preset.recipe, steps_per_epoch=1),
-        loss=loss_specs.build_loss(spec, vocabulary, label_smoothing, ignore_class=PAD_ID, mean_over_global_batch=True),
+        optimizer=optimizer or make_optimizer(preset.recipe, steps_per_epoch=1),
+        loss=losses.build_loss(spec, vocabulary, label_smoothing, ignore_class=PAD_ID, mean_over_global_batch=True),
         metrics=[MaskedTokenAccuracy(ignore_class=PAD_ID)],
         steps_per_execution=steps_per_execution,
     )

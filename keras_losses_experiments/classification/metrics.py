@@ -1,4 +1,4 @@
-"""Evaluation metrics computed from a model's raw outputs (logits): accuracy, NLL, ECE, temperature scaling; BLEU."""
+"""Evaluation metrics computed from a model's raw outputs (logits): accuracy, NLL, ECE, temperature scaling."""
 
 import numpy as np
 
@@ -99,10 +99,3 @@ def token_metrics(batches, padding_id=0):
     }
     true_probability = np.exp(true_log_probability)
     return results, true_probability
-
-
-def bleu(hypotheses, references):
-    """Corpus BLEU of detokenized sentences with sacrebleu's default tokenization (0-100)."""
-    import sacrebleu
-
-    return float(sacrebleu.corpus_bleu(list(hypotheses), [list(references)]).score)

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import keras
 
-from keras_losses.experiments import distribution, resume
+from keras_losses_experiments.errors import LostProcess
+from keras_losses_experiments.training import distribution, resume
 
 
 def set_up(run):
-    """The `Strategy` of `run` (`arguments.RunOptions`), the mixed-precision policy, the seed and determinism.
+    """The `Strategy` of `run` (`flags.RunOptions`), the mixed-precision policy, the seed and determinism.
 
-    Returns the strategy. Raises `ValueError` naming the flag that does not apply.
+    Returns the strategy. Raises `ConfigError` naming the field that does not apply.
     """
     strategy = distribution.get_strategy(run.strategy, run.coordinator_address, run.num_processes, run.process_id)
     strategy.check_steps_per_execution(run.steps_per_execution)
@@ -159,5 +160,5 @@ def run_main(main, program):
     """Runs an example's `main()`; a lost process of the cluster ends it with one line naming it (exit code 1)."""
     try:
         main()
-    except distribution.LostProcess as error:
+    except LostProcess as error:
         raise SystemExit(f"{program}: error: {error}") from None

@@ -45,13 +45,10 @@ def native_stderr_filtered():
                 print("\n".join(kept), file=sys.stderr)
 
 
-def import_tensorflow(finish_import=None):
-    """Imports TensorFlow and Keras quietly and initialises the devices; `finish_import()` is called first,
-    under the same filter (the console script runs the `keras_losses` package's `__init__` there)."""
+def import_tensorflow():
+    """Imports TensorFlow and Keras quietly and initialises the devices."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with native_stderr_filtered():
-        if finish_import is not None:
-            finish_import()
         import keras  # noqa: F401  (imports TensorFlow under the TensorFlow backend)
         import tensorflow as tf
 

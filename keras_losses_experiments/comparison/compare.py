@@ -1,6 +1,6 @@
 """`keras-losses compare`: train one model with each loss over several seeds and tell which loss to use.
 
-    from keras_losses.experiments.compare import Settings, compare
+    from keras_losses_experiments.comparison.compare import Settings, compare
     summary = compare(Settings(data="my_data.npz", losses="ce,square", seeds=5, epochs=30))
 
 `prepare(settings)` checks the settings and reads the user's data (NumPy only: fast, no TensorFlow);
@@ -11,8 +11,9 @@ says (`distribution`) and writes the reports (`report`). `compare(settings)` doe
 import shlex
 from dataclasses import asdict, dataclass
 
-from keras_losses.experiments import datasets, models, user_data
-from keras_losses.experiments.settings import DEFAULT_LOSSES, DEFAULT_OUTPUT_DIR, Settings, UsageError, usage_error
+from keras_losses_experiments.classification import datasets, models, user_data
+from keras_losses_experiments.comparison.settings import DEFAULT_LOSSES, DEFAULT_OUTPUT_DIR, Settings
+from keras_losses_experiments.errors import ConfigError
 
 __all__ = ["DEFAULT_LOSSES", "DEFAULT_OUTPUT_DIR", "Plan", "Settings", "compare", "prepare", "run"]
 
@@ -28,19 +29,19 @@ class Plan:
 
 
 def prepare(settings):
-    """Raises `UsageError` (a bad flag) or `user_data.DataError` (bad data) before anything is trained."""
+    """Raises `ConfigError` (a bad setting) or `DataError` (bad data) before anything is trained."""
     settings.check()
     data, identity = None, settings.identity()
     if settings.source in ("npz", "csv", "folder"):
         data = user_data.read(settings.data, settings.label_column, settings.test_fraction)
         identity["data_fingerprint"] = user_data.fingerprint(settings.data)
         if settings.image_size is not None and data.kind != "image":
-            raise UsageError("--image-size", f"{settings.data} has no images to resize ({data.kind} inputs)")
+            raise ConfigError("image_size", f"{settings.data} has no images to resize ({data.kind} inputs)")
         if settings.model != "auto":
             try:
                 models.check(settings.model, data.kind, _input_shape(settings, data))
             except ValueError as error:
-                raise UsageError("--model", f"{settings.data}: {error}") from None
+                raise ConfigError("model", f"{settings.data}: {error}") from None
     return Plan(settings, data, identity)
 
 
@@ -63,14 +64,15 @@ def run(plan, console=None):
     """
     import keras
 
-    from keras_losses.experiments import report, runner, tasks, training
-    from keras_losses.experiments.run_store import RunStore
+    from keras_losses_experiments.comparison import report, runner, tasks
+    from keras_losses_experiments.comparison.run_store import RunStore
+    from keras_losses_experiments.training import harness
 
     settings = plan.settings
     strategy = strategy_for(settings)
     identity = {**plan.identity, "keras_backend": keras.backend.backend()}
     store = RunStore(settings.output_dir)
-    workspace = store if strategy.is_chief else RunStore(training.worker_dir(settings.output_dir, strategy))
+    workspace = store if strategy.is_chief else RunStore(harness.worker_dir(settings.output_dir, strategy))
     workspace.check(identity, settings.overwrite)
     task = tasks.make_task(settings, plan.data, strategy, workspace.path)
     workspace.start(identity, settings.overwrite)
@@ -109,15 +111,12 @@ def run(plan, console=None):
 
 
 def strategy_for(settings):
-    """`distribution.get_strategy` of the settings; its errors as `UsageError`s naming the flag."""
-    from keras_losses.experiments import distribution
+    """`distribution.get_strategy` of the settings (a `ConfigError` for one that does not apply)."""
+    from keras_losses_experiments.training import distribution
 
-    try:
-        return distribution.get_strategy(
-            settings.strategy, settings.coordinator_address, settings.num_processes, settings.process_id
-        )
-    except ValueError as error:
-        raise usage_error(error, "--strategy") from None
+    return distribution.get_strategy(
+        settings.strategy, settings.coordinator_address, settings.num_processes, settings.process_id
+    )
 
 
 def compare(settings=None, console=None, **kwargs):

@@ -21,6 +21,8 @@ import json
 import os
 import re
 
+from keras_losses_experiments.errors import ConfigError, LostProcess
+
 TENSORFLOW_STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 JAX_STRATEGIES = ("default", "data_parallel")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu", "data_parallel")
@@ -30,10 +32,6 @@ CLUSTER_VARIABLES = (
     "KERAS_DISTRIBUTION_PROCESS_ID",
 )
 MIXED_PRECISION = ("auto", "float16", "bfloat16")
-
-
-class LostProcess(RuntimeError):
-    """A process of the cluster stopped (killed, preempted) while the others waited for it in a collective."""
 
 
 def lost_process_error(error):
@@ -162,22 +160,33 @@ class Strategy:
         per_replica = self.tf_strategy.run(tf.function(lambda: tf.constant(mine)))
         return self.tf_strategy.reduce("SUM", per_replica, axis=None).numpy().tolist()
 
+    def check_global_batch(self, global_batch_size):
+        """Raises `ConfigError` unless `global_batch_size` divides evenly among the replicas."""
+        if global_batch_size % self.replicas:
+            raise ConfigError(
+                "batch_size",
+                f"the global batch {global_batch_size} does not divide among the {self.replicas} replicas of "
+                f"{self.name}: give a multiple of {self.replicas}",
+            )
+        return global_batch_size
+
     def check_steps_per_execution(self, steps_per_execution):
-        """Raises `ValueError` where Keras 3.15 cannot run several steps per call: (multi-worker) mirrored
+        """Raises `ConfigError` where Keras 3.15 cannot run several steps per call: (multi-worker) mirrored
         strategies with several replicas (checked on CPUs; TPUStrategy, where it matters most, is not)."""
         import keras
 
         mirrored = self.name in ("MirroredStrategy", "MultiWorkerMirroredStrategy")
         if steps_per_execution > 1 and mirrored and self.replicas > 1:
-            raise ValueError(
-                f"--steps-per-execution {steps_per_execution} fails in Keras {keras.version()}'s TensorFlow trainer "
+            raise ConfigError(
+                "steps_per_execution",
+                f"{steps_per_execution} fails in Keras {keras.version()}'s TensorFlow trainer "
                 f"under {self.name} with {self.replicas} replicas ('You must feed a value for placeholder tensor'); "
-                "use 1 there, or the JAX backend"
+                "use 1 there, or the JAX backend",
             )
 
     def prepare(self, model):
         """The compiled `model`, patched for Keras' multi-worker defects where this strategy needs it."""
-        from keras_losses.experiments import multi_worker_workaround
+        from keras_losses_experiments.training import multi_worker_workaround
 
         return multi_worker_workaround.apply(model, self.tf_strategy)
 
@@ -206,7 +215,7 @@ def get_strategy(name="auto", coordinator_address=None, num_processes=None, proc
     `auto`: on TensorFlow a TPU if one is reachable, multi-worker when `TF_CONFIG` names a cluster, mirrored
     across several GPUs, else the default strategy; on JAX `data_parallel` when a cluster is configured or
     there are several devices, else `default`. The cluster arguments (JAX only) override the
-    `KERAS_DISTRIBUTION_*` environment variables. Raises `ValueError`, naming the flag, for a strategy or
+    `KERAS_DISTRIBUTION_*` environment variables. Raises `ConfigError`, naming the field, for a strategy or
     argument that does not apply to the backend.
     """
     import keras
@@ -214,16 +223,15 @@ def get_strategy(name="auto", coordinator_address=None, num_processes=None, proc
     backend = keras.backend.backend()
     cluster = {"coordinator_address": coordinator_address, "num_processes": num_processes, "process_id": process_id}
     if name not in STRATEGIES:
-        raise ValueError(f"--strategy {name!r} is unknown; expected one of: {', '.join(STRATEGIES)}")
+        raise ConfigError("strategy", f"{name!r} is unknown; expected one of: {', '.join(STRATEGIES)}")
     if backend == "jax":
         return _jax_strategy(name, cluster)
     if backend != "tensorflow":
-        raise ValueError(f"the examples run on the tensorflow and jax backends (KERAS_BACKEND={backend})")
+        raise ConfigError("strategy", f"training runs on the tensorflow and jax backends (KERAS_BACKEND={backend})")
     given = [flag for flag, value in cluster.items() if value is not None]
     if given:
-        raise ValueError(
-            f"--{given[0].replace('_', '-')} applies to JAX (--strategy data_parallel); on TensorFlow "
-            "the cluster comes from TF_CONFIG"
+        raise ConfigError(
+            given[0], "applies to JAX (--strategy data_parallel); on TensorFlow the cluster comes from TF_CONFIG"
         )
     return _tensorflow_strategy(name)
 
@@ -232,9 +240,10 @@ def _tensorflow_strategy(name):
     import tensorflow as tf
 
     if name == "data_parallel":
-        raise ValueError(
-            "--strategy data_parallel is keras.distribution on JAX (KERAS_BACKEND=jax); on TensorFlow "
-            f"use one of: {', '.join(TENSORFLOW_STRATEGIES)}"
+        raise ConfigError(
+            "strategy",
+            "data_parallel is keras.distribution on JAX (KERAS_BACKEND=jax); on TensorFlow "
+            f"use one of: {', '.join(TENSORFLOW_STRATEGIES)}",
         )
     if name == "auto":
         if os.environ.get("TPU_NAME") or os.environ.get("COLAB_TPU_ADDR") or tf.config.list_logical_devices("TPU"):
@@ -282,16 +291,18 @@ def _tensorflow_chief(resolver):
 
 def _jax_strategy(name, cluster):
     if name in ("mirrored", "multi_worker", "tpu"):
-        raise ValueError(
-            f"--strategy {name} is a tf.distribute strategy (KERAS_BACKEND=tensorflow); on JAX use "
-            f"one of: auto, {', '.join(JAX_STRATEGIES)}"
+        raise ConfigError(
+            "strategy",
+            f"{name} is a tf.distribute strategy (KERAS_BACKEND=tensorflow); on JAX use "
+            f"one of: auto, {', '.join(JAX_STRATEGIES)}",
         )
     configured = any(value is not None for value in cluster.values()) or any(v in os.environ for v in CLUSTER_VARIABLES)
     if name == "default":
         if configured:
-            raise ValueError(
-                "a cluster is configured (--coordinator-address, --num-processes, --process-id or "
-                "KERAS_DISTRIBUTION_*) but --strategy default trains on one process: use data_parallel"
+            raise ConfigError(
+                "strategy",
+                "default trains on one process, but a cluster is configured (--coordinator-address, --num-processes, "
+                "--process-id or KERAS_DISTRIBUTION_*): use data_parallel",
             )
         return Strategy("default", 1)
     import jax
@@ -317,7 +328,7 @@ def set_mixed_precision(mode, strategy):
     import keras
 
     if mode not in (None, *MIXED_PRECISION):
-        raise ValueError(f"--mixed-precision must be one of: {', '.join(MIXED_PRECISION)}. Received: {mode!r}")
+        raise ConfigError("mixed_precision", f"must be one of: {', '.join(MIXED_PRECISION)}. Received: {mode!r}")
     if mode == "auto":
         mode = "bfloat16" if _on_tpu(strategy) else "float16"
     policy = f"mixed_{mode}" if mode else "float32"

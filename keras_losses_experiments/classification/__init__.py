@@ -1,0 +1,1 @@
+"""Image (and any) classification: data sets, the user's own data, models, metrics."""

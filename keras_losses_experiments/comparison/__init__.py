@@ -1,0 +1,1 @@
+"""The loss comparison of `keras-losses compare`: settings, tasks, runs, verdict, reports."""

@@ -1,0 +1,401 @@
+"""The command-line flags of the example programs and `keras-losses compare`: one table, one meaning per flag.
+
+`FLAGS` holds every flag once: its field (the option is `--field-name`), type, default, help and the check of
+its value. `add(parser, names, **defaults)` builds a program's parser from it; a program may give a flag its
+own default (`defaults`, said in the help), never another meaning or check. Each value is checked as it enters
+(argparse calls the flag's `parse`); a Python caller's values are checked by `check_value` (`Settings.check`).
+
+Lower layers raise `errors.ConfigError` naming a field; `usage(error)` is the command line's message, which
+names the flag (`option(field)`). Standard library only: `keras-losses --help` must not wait for Keras.
+"""
+
+import argparse
+from dataclasses import dataclass
+
+from keras_losses_experiments.errors import ConfigError
+from keras_losses_experiments.losses import FAMILIES, SPEC_HELP, build_loss, default_square_parameters
+from keras_losses_experiments.training.distribution import MIXED_PRECISION, STRATEGIES
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's `(default: ...)`, except where there is none to show (None, a switch): the help says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+# --- checks: a value -> None, or what is wrong with it ----------------------------------------------------
+
+
+def at_least(minimum):
+    def check(value):
+        return None if value >= minimum else f"must be at least {minimum}. Received: {value}"
+
+    return check
+
+
+def positive(value):
+    return None if value > 0 else f"must be > 0. Received: {value}"
+
+
+def fraction(low_closed, high_closed):
+    """A number in (0, 1), with 0 and/or 1 allowed."""
+    interval = ("[" if low_closed else "(") + "0, 1" + ("]" if high_closed else ")")
+
+    def check(value):
+        above = value >= 0 if low_closed else value > 0
+        below = value <= 1 if high_closed else value < 1
+        return None if above and below else f"must be in {interval}. Received: {value}"
+
+    return check
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One flag: `--name-with-dashes` (or `option`), stored as `name`."""
+
+    name: str
+    type: object = str  # int, float, str; None for a switch
+    default: object = None
+    help: str = ""
+    check: object = None  # value -> None or the problem
+    choices: tuple = None
+    metavar: str = None
+    option: str = None  # the option when it is not --name (--no-plot)
+    nargs: str = None
+    const: object = None
+
+    def parse(self, text):
+        """The value of `text`, checked; argparse reports a `ValueError` as invalid for the type's name."""
+        value = self.type(text)
+        problem = self.check(value) if self.check else None
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+
+
+RUN_BATCH = (
+    "the global batch: every step trains on this many examples in all, divided among the replicas (it must "
+    "divide evenly)"
+)
+FLAGS = {
+    flag.name: flag
+    for flag in (
+        # data
+        Flag("dataset", metavar="NAME"),
+        Flag(
+            "data",
+            metavar="PATH",
+            help="your data: a .npz file (x_train, y_train, optionally x_test, y_test; integer labels), a .csv file "
+            "(a label column and numeric features), or a folder with one sub-folder of images or .txt files per "
+            "class (or train/ and test/ folders laid out so)",
+        ),
+        Flag("label_column", metavar="NAME", help="the label column of a .csv file (default: label)"),
+        Flag(
+            "test_fraction",
+            float,
+            check=fraction(False, False),
+            metavar="F",
+            help="held out for testing, stratified with seed 0, when the data has no test split (default: 0.2)",
+        ),
+        Flag(
+            "validation_fraction",
+            float,
+            check=fraction(True, False),
+            metavar="F",
+            help="held out from training to fit the softmax temperature of the calibrated NLL/ECE; 0: no "
+            "calibration (default: 0.1, at most 10,000 examples)",
+        ),
+        Flag(
+            "mock_data",
+            int,
+            check=at_least(1),
+            metavar="N",
+            help="N random examples per split in the set's format (tensorflow-datasets' mock data; offline)",
+        ),
+        Flag("image_size", int, check=at_least(8), metavar="PIXELS", help="resize images to PIXELS x PIXELS"),
+        # the model
+        Flag("model"),
+        Flag("head", choices=("chunked", "dense")),
+        Flag("preset"),
+        Flag("layers", int, check=at_least(1), help="encoder = decoder layers (default: the preset's)"),
+        Flag("model_dim", int, check=at_least(1), help="default: the preset's"),
+        Flag("heads", int, check=at_least(1), help="default: the preset's"),
+        Flag("feedforward_dim", int, check=at_least(1), help="default: the preset's"),
+        Flag("dropout", float, check=fraction(True, False), help="default: the preset's"),
+        Flag("vocabulary_size", int, 8000, "WordPiece vocabulary size per language", at_least(8)),
+        Flag("sequence_length", int, help="tokens per sentence (longer are cut)", check=at_least(2)),
+        # the loss
+        Flag("losses", help=f"comma-separated, each one of: {SPEC_HELP}"),
+        Flag("loss", choices=FAMILIES),
+        Flag(
+            "k",
+            float,
+            check=positive,
+            help="square loss: weight of the true class (default: the paper's for the number of classes, see "
+            "docs/losses.md; given alone, m stays the paper's)",
+        ),
+        Flag(
+            "m",
+            float,
+            check=positive,
+            help="square loss: target of the true class (default: the paper's for the number of classes; given "
+            "alone, k stays the paper's)",
+        ),
+        Flag("log_end", float, check=fraction(False, True), help="(conservative) encouraging loss: LE"),
+        Flag("label_smoothing", float, check=fraction(True, False), help="for every loss, in [0, 1)"),
+        # the recipe
+        Flag(
+            "seeds",
+            int,
+            3,
+            "runs per loss; seed s gives every loss the same initial weights and data order",
+            at_least(1),
+        ),
+        Flag("epochs", int, check=at_least(1)),
+        Flag("batch_size", int, help=RUN_BATCH, check=at_least(1)),
+        Flag(
+            "learning_rate",
+            float,
+            check=positive,
+            help="the peak learning rate, for the recipe's global batch (scaled linearly with --batch-size where "
+            "the recipe says so)",
+        ),
+        Flag("weight_decay", float, check=at_least(0), help="decoupled, as Keras applies it (default: the recipe's)"),
+        Flag(
+            "schedule",
+            choices=("constant", "cosine", "step"),
+            help="default: the recipe's; the recipe's warm-up is kept (--warmup-epochs to change it)",
+        ),
+        Flag("warmup_epochs", float, check=at_least(0), help="linear warm-up from 0 (default: the recipe's)"),
+        Flag(
+            "warmup_steps",
+            int,
+            check=at_least(1),
+            help="updates of linear warm-up before the inverse-square-root decay (default: the preset's, 4000; "
+            "base and tiny: the peak follows (model_dim * warmup_steps)^-0.5 unless --learning-rate is given)",
+        ),
+        Flag("steps_per_epoch", int, check=at_least(1), help="training steps per epoch, the data repeating"),
+        # evaluation
+        Flag("validation_steps", int, check=at_least(1), help="default: the whole test split"),
+        Flag("beams", int, check=at_least(1), help="beam size of the test translations, 1: greedy"),
+        Flag("test_sentences", int, check=at_least(1), help="translate at most this many test sentences"),
+        # where and how to run
+        Flag(
+            "strategy",
+            default="auto",
+            choices=STRATEGIES,
+            help="TensorFlow: default, mirrored (the GPUs or CPUs of this machine), multi_worker (the cluster of "
+            "TF_CONFIG), tpu; JAX (KERAS_BACKEND=jax): default, data_parallel (keras.distribution across the "
+            "devices of every process); auto: the best of these for the machine. Only the chief (process 0) writes "
+            "to the output directory",
+        ),
+        Flag(
+            "coordinator_address",
+            metavar="HOST:PORT",
+            help="JAX data_parallel: process 0's address (default: $KERAS_DISTRIBUTION_JOB_ADDRESSES)",
+        ),
+        Flag(
+            "num_processes",
+            int,
+            check=at_least(1),
+            metavar="N",
+            help="JAX data_parallel: the number of processes (default: $KERAS_DISTRIBUTION_NUM_PROCESSES)",
+        ),
+        Flag(
+            "process_id",
+            int,
+            check=at_least(0),
+            metavar="I",
+            help="JAX data_parallel: this process's id, 0 writes the results (default: $KERAS_DISTRIBUTION_PROCESS_ID)",
+        ),
+        Flag(
+            "mixed_precision",
+            nargs="?",
+            const="auto",
+            choices=MIXED_PRECISION,
+            help="mixed_bfloat16 or mixed_float16 compute (alone: bfloat16 on TPUs, float16 elsewhere); the logits "
+            "layer stays float32",
+        ),
+        Flag(
+            "steps_per_execution",
+            int,
+            1,
+            "training steps per compiled call (TPUs); 1 under (multi-worker) mirrored strategies",
+            at_least(1),
+        ),
+        Flag("seed", int, 0, "weights, shuffling and augmentation"),
+        Flag(
+            "deterministic",
+            None,
+            False,
+            "the same run for the same seed: TensorFlow's op determinism (tf.data's random augmentation included), "
+            "slower input pipelines; on JAX GPUs set XLA_FLAGS=--xla_gpu_deterministic_ops=true too",
+        ),
+        # output
+        Flag("output_dir", metavar="DIR"),
+        Flag("overwrite", None, False, "replace a comparison with other settings in --output-dir (refused otherwise)"),
+        Flag("plot", None, True, "do not write comparison.png", option="--no-plot"),
+        Flag("progress", None, True, "no progress bar", option="--no-progress"),
+    )
+}
+
+
+def option(field):
+    """The command-line flag of a field: `batch_size` -> `--batch-size`."""
+    flag = FLAGS.get(field)
+    return flag.option if flag is not None and flag.option else "--" + field.replace("_", "-")
+
+
+def add(parser, names, defaults=None, helps=None, choices=None, about=None):
+    """Adds the flags `names` of `FLAGS` to `parser` (an argparse parser or group).
+
+    A program's own `defaults` ({name: value}), `helps` ({name: what the default is where it is not one value:
+    "the recipe's"}, appended as `(default: ...)`), `choices` ({name: the values it offers}) and `about`
+    ({name: what the program accepts there}, put before the flag's help).
+    """
+    defaults, helps, choices, about = defaults or {}, helps or {}, choices or {}, about or {}
+    for name in names:
+        flag = FLAGS[name]
+        text = "; ".join(part for part in (about.get(name), flag.help) if part)
+        if name in helps:
+            text = f"{text} (default: {helps[name]})" if text else f"default: {helps[name]}"
+        if flag.type is None:  # a switch
+            action = "store_false" if flag.default is True else "store_true"
+            parser.add_argument(option(name), dest=name, action=action, help=text)
+            continue
+        keywords = {"nargs": flag.nargs, "const": flag.const} if flag.nargs else {}
+        parser.add_argument(
+            option(name),
+            type=_named(flag.parse, flag.type.__name__) if flag.type is not str else None,
+            default=defaults.get(name, flag.default),
+            choices=choices.get(name, flag.choices),
+            metavar=flag.metavar,
+            help=text,
+            **keywords,
+        )
+
+
+def _named(function, name):
+    """`function` under `name`, the type argparse names in 'invalid int value' errors."""
+
+    def parse(text):
+        return function(text)
+
+    parse.__name__ = name
+    return parse
+
+
+def check_value(field, value):
+    """Raises `ConfigError(field)` if `value` (not None) fails the check of the flag `field`."""
+    flag = FLAGS[field]
+    problem = flag.check(value) if value is not None and flag.check else None
+    if problem:
+        raise ConfigError(field, problem)
+
+
+def usage(error):
+    """The command line's message of a `ConfigError`: `--flag: problem`."""
+    return f"{option(error.field)}: {error.problem}"
+
+
+# --- the loss of the example programs' flags ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LossChoice:
+    """The loss the flags describe; `spec(num_classes)` completes it with the papers' defaults."""
+
+    family: str  # one of losses.FAMILIES
+    k: float = None  # square loss only; None: the paper's value for the number of classes
+    m: float = None
+    log_end: float = None  # (conservative) encouraging loss only; None: the family's default
+    label_smoothing: float = 0.0
+
+    def spec(self, num_classes):
+        """A loss specification (`losses`) such as "square:15.0,30.0" for `num_classes` classes."""
+        if self.family == "square" and (self.k is not None or self.m is not None):
+            k, m = default_square_parameters(num_classes)
+            return f"square:{self.k if self.k is not None else k},{self.m if self.m is not None else m}"
+        if self.log_end is not None:
+            return f"{self.family}:{self.log_end}"
+        return self.family
+
+
+LOSS_FLAGS = ("loss", "k", "m", "log_end", "label_smoothing")
+#: How and where the example programs run (`RunOptions`).
+RUN_FLAGS = (
+    "strategy",
+    "coordinator_address",
+    "num_processes",
+    "process_id",
+    "mixed_precision",
+    "steps_per_epoch",
+    "steps_per_execution",
+    "seed",
+    "deterministic",
+    "output_dir",
+    "mock_data",
+)
+
+
+def loss_choice(args, default="ce", label_smoothing=0.0):
+    """The `LossChoice` of --loss, --k, --m, --log-end, --label-smoothing; `default` (a specification) and
+    `label_smoothing` apply where no flag is given (a preset's loss applies only while --loss names no other).
+    Raises `ConfigError` for a parameter of another loss."""
+    if args.loss is None:
+        family, _, values = default.partition(":")
+        numbers = [float(v) for v in values.split(",")] if values else []
+        preset = {
+            "square": dict(zip("km", numbers)),
+            "encouraging": {"log_end": (numbers or [None])[0]},
+            "conservative_encouraging": {"log_end": (numbers or [None])[0]},
+        }.get(family, {})
+    else:
+        family, preset = args.loss, {}
+    given = {"k": args.k, "m": args.m, "log_end": args.log_end}
+    for name, value in given.items():
+        applies = "square" if name in "km" else "encouraging"
+        if value is not None and applies not in family:
+            raise ConfigError(name, f"applies to --loss {applies} only (the loss is {family})")
+    choice = LossChoice(
+        family,
+        **{**preset, **{name: value for name, value in given.items() if value is not None}},
+        label_smoothing=label_smoothing if args.label_smoothing is None else args.label_smoothing,
+    )
+    try:  # the loss's own range checks, before any data is loaded
+        build_loss(choice.spec(10), 10, choice.label_smoothing)
+    except ValueError as error:
+        raise ConfigError("loss", f"the loss flags do not describe a valid loss: {error}") from None
+    return choice
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how an example program trains: strategy, cluster, precision, steps, seed, output, mock data."""
+
+    strategy: str = "auto"
+    coordinator_address: str = None
+    num_processes: int = None
+    process_id: int = None
+    mixed_precision: str = None
+    steps_per_epoch: int = None
+    steps_per_execution: int = 1
+    seed: int = 0
+    deterministic: bool = False
+    output_dir: str = "runs"
+    mock_data: int = None
+
+
+def run_options(args):
+    """The `RunOptions` of the flags."""
+    return RunOptions(**{name: getattr(args, name) for name in RUN_FLAGS})
+
+
+HEAD_HELP = (
+    "the translator's logits layer: chunked, keras_losses.LossHead (the loss computed in chunks of tokens, never "
+    "the [tokens, vocabulary] logits: the same training as dense to float32 rounding, in less memory), or dense, "
+    "keras.layers.Dense"
+)

@@ -1,0 +1,1 @@
+"""Machine translation: sentence pairs and tokenizers, the transformer, cached decoding."""
