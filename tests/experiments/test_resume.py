@@ -219,3 +219,66 @@ def test_a_backup_of_another_model_is_refused(tmp_path):
     tiny_run(tmp_path, epochs=1)
     with pytest.raises(ValueError, match="holds the state of another model or optimizer"):
         tiny_run(tmp_path, epochs=2, width=16)
+
+
+def test_each_pass_over_the_data_has_its_own_order_and_augmentation_seeds():
+    """Pass `e` of run `s` is a function of (s, e) alone, and passes differ: an uninterrupted and a resumed run
+    would agree even if every pass were the first one, so this is checked here, on the passes themselves."""
+    import tensorflow as tf
+
+    from keras_losses.experiments import datasets, resume
+
+    x = np.arange(40, dtype="float32")[:, None]
+    train = tf.data.Dataset.from_tensor_slices((x, np.zeros(40, "int32")))
+
+    def augment(x, y, seed):  # records each example's augmentation seed in its features
+        return tf.concat(
+            [x, tf.cast(tf.random.stateless_uniform([1], seed, maxval=2**20, dtype="int32"), x.dtype)], 0
+        ), y
+
+    examples = datasets.Examples("t", "vector", 2, (1,), train, None, None, {"train": 40}, augment=augment)
+
+    def one_pass(seed, data_epoch):
+        return np.concatenate([b[0].numpy() for b in examples.epoch_batches(8, seed, data_epoch)])
+
+    first, again, second, other_seed = one_pass(0, 0), one_pass(0, 0), one_pass(0, 1), one_pass(1, 0)
+    np.testing.assert_array_equal(first, again)  # reproducible
+    for passed in (first, second, other_seed):
+        assert sorted(passed[:, 0]) == list(range(40))  # every example once
+    assert list(first[:, 0]) != list(second[:, 0]) and list(first[:, 0]) != list(other_seed[:, 0])  # orders differ
+    by_example = [dict(zip(p[:, 0], p[:, 1])) for p in (first, second)]
+    assert all(by_example[0][i] != by_example[1][i] for i in range(40))  # each example augmented anew each pass
+
+    # A run resumed at epoch 2 sees exactly the batches epoch 2 of the uninterrupted run saw (5 batches a pass,
+    # 3 steps an epoch: epochs and passes out of step).
+    def joined(first_epoch):
+        stream, steps = resume.stream(lambda e: examples.epoch_batches(8, 0, e), 4, 3, first_epoch)
+        return np.concatenate([b[0].numpy() for b in stream]), steps
+
+    (whole, steps), (resumed, _) = joined(0), joined(2)
+    np.testing.assert_array_equal(resumed, whole[2 * steps * 8 :])
+
+
+def test_a_backup_cut_short_never_takes_a_backup_s_name(tmp_path, monkeypatch):
+    """The whole state is written under another name and renamed: a kill while writing leaves the previous
+    backup the newest, and the run resumes from it."""
+    from keras_losses.experiments import distribution, resume
+
+    model = tiny_run(tmp_path, epochs=1)
+    assert resume.saved_epochs(tmp_path) == [1]
+    real_savez = np.savez
+
+    def killed_while_writing(handle, **values):
+        real_savez(handle, **values)
+        handle.truncate(handle.tell() // 2)
+        raise KeyboardInterrupt  # stands for the kill
+
+    monkeypatch.setattr(resume.np, "savez", killed_while_writing)
+    backup = resume.Backup(tmp_path)
+    backup.set_model(model)
+    with pytest.raises(KeyboardInterrupt):
+        backup.on_epoch_end(1)
+    assert resume.saved_epochs(tmp_path) == [1]
+    assert not (tmp_path / "epoch-2.npz").exists()
+    monkeypatch.undo()
+    assert resume.restore(model, tmp_path, distribution.Strategy("default", 1), epochs=2) == 1
