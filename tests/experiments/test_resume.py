@@ -226,7 +226,8 @@ def test_each_pass_over_the_data_has_its_own_order_and_augmentation_seeds():
     would agree even if every pass were the first one, so this is checked here, on the passes themselves."""
     import tensorflow as tf
 
-    from keras_losses.experiments import datasets, resume
+    from keras_losses_experiments.classification import datasets
+    from keras_losses_experiments.training import resume
 
     x = np.arange(40, dtype="float32")[:, None]
     train = tf.data.Dataset.from_tensor_slices((x, np.zeros(40, "int32")))
@@ -262,7 +263,7 @@ def test_each_pass_over_the_data_has_its_own_order_and_augmentation_seeds():
 def test_a_backup_cut_short_never_takes_a_backup_s_name(tmp_path, monkeypatch):
     """The whole state is written under another name and renamed: a kill while writing leaves the previous
     backup the newest, and the run resumes from it."""
-    from keras_losses.experiments import distribution, resume
+    from keras_losses_experiments.training import distribution, resume
 
     model = tiny_run(tmp_path, epochs=1)
     assert resume.saved_epochs(tmp_path) == [1]
