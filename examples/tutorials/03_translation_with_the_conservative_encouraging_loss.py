@@ -104,9 +104,7 @@ the decoder reads `[START] w1 w2 ...` and learns to predict `w1 w2 ... [END]`, a
 """
 
 pack_pt = keras_hub.layers.StartEndPacker(sequence_length=LENGTH, pad_value=PAD)
-pack_en = keras_hub.layers.StartEndPacker(
-    sequence_length=LENGTH + 1, start_value=START, end_value=END, pad_value=PAD
-)
+pack_en = keras_hub.layers.StartEndPacker(sequence_length=LENGTH + 1, start_value=START, end_value=END, pad_value=PAD)
 
 
 def to_model_inputs(pt, en):
@@ -182,9 +180,7 @@ optimizer = keras.optimizers.AdamW(
     epsilon=1e-8,
     weight_decay=WEIGHT_DECAY,
 )
-translator.compile(
-    optimizer=optimizer, loss=loss, metrics=[keras_losses.metrics.MaskedTokenAccuracy(ignore_class=PAD)]
-)
+translator.compile(optimizer=optimizer, loss=loss, metrics=[keras_losses.metrics.MaskedTokenAccuracy(ignore_class=PAD)])
 print(f"loss: {loss.get_config()}")
 
 """
