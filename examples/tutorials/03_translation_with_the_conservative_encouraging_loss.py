@@ -155,12 +155,13 @@ print(f"{translator.count_params():,} parameters")
 With `p` the softmax of the logits and `y` the next token, the encouraging loss of one token is
 cross-entropy plus a bonus that is negative and keeps falling as `p_y` approaches 1:
 
-    loss = -log p_y + log(1 - p_y)                                   for p_y <= log_end
+    loss = -log p_y + log(max(1 - p_y, 1e-5))                        for p_y <= log_end
     loss = -log p_y + log(1 - LE) - (p_y - LE) / (1 - LE)            for p_y >  log_end = LE
 
-Cross-entropy's gradient `p_y - 1` fades away on tokens the model already predicts well; the bonus keeps
-rewarding them. The conservative form (`log_end = 0.5`) follows the bonus's tangent line above `LE`, a
-bounded reward instead of one that grows without limit as `p_y → 1`. With label smoothing `s` the target is
+Cross-entropy's gradient with respect to the true class's logit, `p_y - 1`, fades away on tokens the model
+already predicts well; the bonus keeps rewarding them. The plain bonus (`log_end = 1`) falls steeply as
+`p_y → 1`, down to its clamp at `log(1e-5)`; the conservative form (`log_end = 0.5`) follows the bonus's
+tangent line above `LE` instead, a gentler, bounded reward. With label smoothing `s` the target is
 `(1 - s) · onehot(y) + s / V` and the loss is that mixture of the per-class terms. `ignore_class=0` leaves
 the padding out: the loss of a batch is the mean over its non-padding tokens, and
 `keras_losses.metrics.MaskedTokenAccuracy` counts next-token accuracy the same way.

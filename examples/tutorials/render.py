@@ -107,7 +107,8 @@ def page(path, notebook, settings, pages=PAGES):
         if cell.cell_type == "markdown":
             parts.append(cell.source)
         else:
-            parts.append(f"```python\n{cell.source}\n```")
+            code = cell.source.strip("\n")  # no blank lines at the ends: ruff formats the pages' code too
+            parts.append(f"```python\n{code}\n```")
             for kind, content in _shown_outputs(cell.get("outputs", [])):
                 if kind == "png":
                     count += 1
