@@ -1,40 +1,31 @@
-"""MkDocs hook: the tutorials of examples/tutorials/ as pages, converted by jupytext when the site is built.
+"""MkDocs hook: the tutorial pages `docs/tutorials/<name>.md` must be those of the present tutorials.
 
-Each `examples/tutorials/<name>.py` (keras.io's format) becomes `tutorials/<name>.md`: its text cells as
-Markdown, its code as Python blocks, without outputs (the figures appear when the notebook runs). Nothing is
-generated into the repository.
+`python examples/tutorials/render.py` executes each tutorial of examples/tutorials/ (keras.io's format) and
+writes its page with the outputs (printed results, tables, figures under `docs/tutorials/<name>/`), stamped with
+the SHA-256 of the `.py` source. The build does not execute the tutorials; it fails (a warning, which
+`--strict` turns into an error) when a tutorial has no page or has changed since its page was rendered.
 """
 
+import logging
 import sys
 from pathlib import Path
 
-from mkdocs.structure.files import File
-
 TUTORIALS = Path(__file__).resolve().parent.parent / "examples" / "tutorials"
+log = logging.getLogger("mkdocs.hooks.tutorials")
 
 
 def on_files(files, config):
     sys.path.insert(0, str(TUTORIALS))
     try:
         import make_notebooks
+        import render
     finally:
         sys.path.remove(str(TUTORIALS))
+    pages = Path(config["docs_dir"]) / "tutorials"
     for path in make_notebooks.tutorials():
-        files.append(File.generated(config, f"tutorials/{path.stem}.md", content=page(make_notebooks, path)))
-    return files
-
-
-def page(make_notebooks, path):
-    notebook = make_notebooks.notebook(path)
-    parts = []
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "markdown":
-            parts.append(cell.source)
-        else:
-            parts.append(f"```python\n{cell.source}\n```")
-        if index == 0:
-            parts.append(
-                f"Source: `examples/tutorials/{path.name}`; notebook: `examples/tutorials/{path.stem}.ipynb` "
-                "(open it in Colab or Kaggle, or run `jupyter notebook` on it)."
+        if not render.is_current(path, pages):
+            log.warning(
+                f"docs/tutorials/{path.stem}.md is missing or was rendered from an older {path.name}: "
+                f"run python examples/tutorials/render.py {path.stem}"
             )
-    return "\n\n".join(parts) + "\n"
+    return files

@@ -68,8 +68,13 @@ def test_the_tutorials_and_the_benchmarks_are_rendered(site):
         ("02_compare_on_cifar10", "Square loss, encouraging loss and cross-entropy on CIFAR-10"),
         ("03_translation_with_the_conservative_encouraging_loss", "A translator trained with the conservative"),
     ]:
-        text = _text((site / "tutorials" / name / "index.html").read_text(encoding="utf-8"))
+        page = (site / "tutorials" / name / "index.html").read_text(encoding="utf-8")
+        text = _text(page)
         assert title in text and re.search(r"^(import keras_losses|from keras_losses\S* import)", text, re.MULTILINE)
+        # The outputs rendered by examples/tutorials/render.py: the settings named, the figures shown.
+        assert "The outputs on this page" in text and "Produced by render.py with" in text
+        figures = re.findall(r'<img alt="figure \d+" src="([^"]+)"', page)
+        assert figures and all((site / "tutorials" / name / figure).is_file() for figure in figures), figures
     benchmarks = _text((site / "benchmarks" / "index.html").read_text(encoding="utf-8"))
     results = (ROOT / "benchmarks" / "results.md").read_text(encoding="utf-8")
     rows = [line.split(" | ")[1] for line in results.splitlines() if line.startswith("| class ids | ")]

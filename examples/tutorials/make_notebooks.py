@@ -24,7 +24,7 @@ HEADER_FIELDS = ("Title", "Author", "Date created", "Last modified", "Descriptio
 
 def tutorials():
     """The tutorial sources, in reading order (their file names start with the order)."""
-    return sorted(path for path in HERE.glob("*.py") if path.name != Path(__file__).name)
+    return sorted(HERE.glob("[0-9]*.py"))
 
 
 def header(path):
