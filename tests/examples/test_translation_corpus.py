@@ -1,0 +1,211 @@
+"""The translation corpus from the user's files, token-budget batches and fairseq's beam search, against fairseq
+0.10's rules worked out by hand (dictionary ids and order, batches, BLEU) and against a plain reference beam
+search on a fake model."""
+
+import collections
+import itertools
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_losses_experiments.translation import batching, corpus
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.data")
+
+TINY = {  # prepare-iwslt14.sh's output, shrunk: tokenized, BPE-split
+    "train.de": "zz B@@ x\naa zz\naa B@@ x x\n",
+    "train.en": "the c@@ at\nthe dog\na c@@ at sat\n",
+    "valid.de": "x\n",
+    "valid.en": "the dog\n",
+    "test.de": "aa zz\nx new\n",
+    "test.en": "the c@@ at sat\nthe c@@ ow\n",
+}
+
+
+def write(directory, files):
+    for name, text in files.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory
+
+
+def test_the_dictionary_is_fairseqs_special_symbols_then_units_by_count_ties_by_code_point(tmp_path):
+    write(tmp_path, TINY)
+    german = corpus.Dictionary.build([tmp_path / "train.de"])
+    # x 3 times; B@@, aa, zz twice: code-point order puts "B@@" (0x42) before "aa" although "zz" came first.
+    assert german.symbols == ["<s>", "<pad>", "</s>", "<unk>", "x", "B@@", "aa", "zz"]  # 8: no padding needed
+    english = corpus.Dictionary.build([tmp_path / "train.en"])
+    made_up = [f"madeupword{i:04d}" for i in range(6)]
+    assert english.symbols == ["<s>", "<pad>", "</s>", "<unk>", "at", "c@@", "the", "a", "dog", "sat", *made_up]
+    joint = corpus.Dictionary.build([tmp_path / "train.de", tmp_path / "train.en"])  # --joined-dictionary
+    units = ["x", "B@@", "aa", "at", "c@@", "the", "zz", "a", "dog", "sat"]
+    assert joint.symbols == ["<s>", "<pad>", "</s>", "<unk>", *units, *made_up[:2]]
+    assert corpus.Dictionary.build([tmp_path / "train.de"], threshold=3).symbols[4:] == ["x", *made_up[:3]]
+    assert corpus.Dictionary.build([tmp_path / "train.de"], nwords=6).symbols[4:] == ["x", "B@@", *made_up[:2]]
+    # fairseq's dict.de.txt: "<symbol> <count>", the special symbols left out; read back the same.
+    german.save(tmp_path / "dict.de.txt")
+    assert (tmp_path / "dict.de.txt").read_text() == "x 3\nB@@ 2\naa 2\nzz 2\n"
+    assert corpus.Dictionary.load(tmp_path / "dict.de.txt").symbols == german.symbols
+    np.testing.assert_array_equal(german.encode("zz x  new\n"), [7, 4, 3, 2])  # unknown unit: <unk>; </s> added
+
+
+def test_parallel_files_give_fairseq_ids_with_pad_and_bos_exchanged_and_references_without_bpe(tmp_path):
+    data = corpus.read_parallel_files(write(tmp_path, TINY), "de", "en")
+    assert (data.pad_id, data.start_id, data.end_id) == (0, 2, 2)
+    assert (data.source_vocabulary_size, data.target_vocabulary_size) == (8, 16)
+    sources, targets = data.splits["train"]
+    assert [s.tolist() for s in sources] == [[7, 5, 4, 2], [6, 7, 2], [6, 5, 4, 4, 2]]
+    assert [t.tolist() for t in targets] == [[6, 5, 4, 2], [6, 8, 2], [7, 5, 4, 9, 2]]
+    assert data.splits["test"][0][1].tolist() == [4, 3, 2]  # "x new": new is <unk>
+    # fairseq generate.py --remove-bpe: "@@ " joined back; an unknown reference unit is "<<unk>>" (matches nothing).
+    assert data.references("test") == ["the cat sat", "the c<<unk>>"]
+    assert data.detokenize([6, 5, 4, 2, 0, 6]) == "the cat"  # up to </s>
+    joint = corpus.read_parallel_files(tmp_path, "de", "en", joined_dictionary=True)
+    assert joint.source_vocabulary_size == joint.target_vocabulary_size == 16
+    assert joint.splits["train"][1][0].tolist() == [9, 8, 7, 2]
+
+
+def test_ids_swap_bos_and_pad_only():
+    np.testing.assert_array_equal(corpus.model_ids([0, 1, 2, 3, 4, 1]), [1, 0, 2, 3, 4, 0])
+
+
+def test_bpe_removal_as_fairseq_post_process():
+    assert corpus.remove_bpe("the c@@ at sa@@ t@@") == "the cat sat"  # a space is added first: a final "@@" goes
+    assert corpus.remove_bpe("▁the ▁c at", "sentencepiece") == "the cat"
+    assert corpus.remove_bpe("the c@@ at", None) == "the c@@ at"
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({**TINY, "test.en": None}, "test.en is missing"),
+        ({**TINY, "valid.en": "the dog\na cat\n"}, "valid.de has 1 lines, .*valid.en has 2"),
+        ({**TINY, "train.de": "zz B@@ x\n \naa B@@ x x\n"}, r"train.de:2: empty line"),
+    ],
+)
+def test_malformed_parallel_files_are_named_with_the_line(tmp_path, files, message):
+    write(tmp_path, {name: text for name, text in files.items() if text is not None})
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        corpus.read_parallel_files(tmp_path, "de", "en")
+
+
+def test_tsv_corpus_trains_wordpiece_and_rejects_a_line_without_a_tab(tmp_path):
+    pairs = "ein haus\ta house\nein hund\ta dog\nzwei hunde\ttwo dogs\n"
+    write(tmp_path, {"train.tsv": pairs, "valid.tsv": pairs, "test.tsv": "ein haus\ta house\n"})
+    data = corpus.read_tsv(tmp_path, vocabulary_size=40, vocabulary_directory=tmp_path / "vocabularies")
+    from keras_losses.experiments import translation_data
+
+    source, _ = translation_data.load_tokenizers(tmp_path / "vocabularies")
+    test_source, test_target = data.splits["test"]
+    assert test_source[0].tolist() == [*np.asarray(source("ein haus")).tolist(), translation_data.END_ID]
+    assert data.detokenize(test_target[0]) == "a house" and data.references("test") == ["a house"]
+    write(tmp_path, {"valid.tsv": "ein haus\ta house\nein hund a dog\n"})
+    with pytest.raises(ValueError, match=r"valid.tsv:2: expected 'source<TAB>target'"):
+        corpus.read_tsv(tmp_path, 40, tmp_path / "vocabularies")
+
+
+def libbleu(hypotheses, references):
+    """fairseq's libbleu.cpp, as written there: per sentence n-gram matches clipped by the hypothesis counts."""
+    stats = collections.Counter()
+    for hypothesis, reference in zip(hypotheses, references):
+        h, r = hypothesis.split(), reference.split()
+        stats["hyp"], stats["ref"] = stats["hyp"] + len(h), stats["ref"] + len(r)
+        for n in range(1, 5):
+            counts = collections.Counter(tuple(h[i : i + n]) for i in range(len(h) - n + 1))
+            stats[f"total{n}"] += max(len(h) - n + 1, 0)
+            for gram in (tuple(r[i : i + n]) for i in range(len(r) - n + 1)):
+                if counts[gram] > 0:
+                    stats[f"match{n}"] += 1
+                    counts[gram] -= 1
+    precisions = [stats[f"match{n}"] / stats[f"total{n}"] for n in range(1, 5)]
+    if min(precisions) == 0:
+        return 0.0
+    brevity = min(1.0, math.exp(1 - stats["ref"] / stats["hyp"]))
+    return 100 * brevity * math.exp(sum(map(math.log, precisions)) / 4)
+
+
+def test_tokenized_bleu_is_fairseq_generates_bleu():
+    # Unigrams 5/6, bigrams 3/5, trigrams 2/4, 4-grams 1/3, same lengths: 100 * (1/12) ** (1/4).
+    assert corpus.tokenized_bleu(["the cat sat on the mat"], ["the cat sat on a mat"]) == pytest.approx(
+        100 * (1 / 12) ** 0.25
+    )
+    # Tokenized: "mat." is one word here (sacrebleu's default 13a would split it); shorter: brevity penalty.
+    hypotheses, references = ["the cat sat on mat.", "a b c d e"], ["the cat sat on the mat .", "a b c d e"]
+    assert corpus.tokenized_bleu(hypotheses, references) == pytest.approx(libbleu(hypotheses, references))
+    assert corpus.tokenized_bleu(["a b c d"], ["d c b a"]) == 0.0  # no 2-gram in common, no smoothing
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(6)]
+    sentences = [[" ".join(rng.choice(words, rng.integers(4, 12))) for _ in range(20)] for _ in range(2)]
+    assert corpus.tokenized_bleu(*sentences) == pytest.approx(libbleu(*sentences), rel=1e-12)
+
+
+def test_fairseqs_batches_by_hand():
+    # Ten sentences of size 1 then three of size 2, at most 10 tokens a batch.
+    sizes = np.array([1] * 10 + [2] * 3)
+    # One sentence at a time: the 11th would make 11 x 2 tokens; the batch closes at 10.
+    assert batching.batch_by_size(range(13), sizes, 10, 1) == [list(range(10)), [10, 11, 12]]
+    # fairseq's multiple of 8: the first batch keeps 8, sentences 8, 9 start the next (5 x 2 = 10 tokens).
+    assert batching.batch_by_size(range(13), sizes, 10, 8) == [list(range(8)), list(range(8, 13))]
+    with pytest.raises(ValueError, match="sentence 3 has 11 tokens, more than max_tokens=10"):
+        batching.batch_by_size([3], [0, 0, 0, 11], 10)
+
+
+def test_training_order_is_a_seeded_permutation_sorted_by_source_then_target_length():
+    rng = np.random.default_rng(1)
+    source, target = rng.integers(1, 6, 50), rng.integers(1, 6, 50)
+    permutation = np.random.RandomState(7).permutation(50)
+    by_hand = sorted(permutation, key=lambda i: (source[i], target[i]))  # sorted() is stable: ties keep the draw
+    np.testing.assert_array_equal(batching.ordered_indices(source, target, seed=7), by_hand)
+
+
+def random_pairs(count, seed=0, longest=30):
+    rng = np.random.default_rng(seed)
+    pairs = [[rng.integers(4, 50, rng.integers(1, longest)).astype(np.int32) for _ in range(count)] for _ in range(2)]
+    return [[np.append(s, 2) for s in side] for side in pairs]  # every sentence ends with </s>
+
+
+def test_every_epoch_visits_every_sentence_once_within_the_budget_in_its_own_reproducible_order():
+    sources, targets = random_pairs(300)
+    batches = batching.TokenBatches.of(sources, targets, max_tokens=256, seed=3, pad_id=0, start_id=2)
+    orders = [batches.epoch_order(epoch) for epoch in (1, 2)]
+    assert orders[0] != orders[1] and batches.epoch_order(1) == orders[0]  # reproducible, different per epoch
+    state = np.random.get_state()  # fairseq's own code: the global RandomState seeded with seed + epoch
+    np.random.seed(3 + 2)
+    fairseq_order = list(batches.batches)
+    np.random.shuffle(fairseq_order)
+    np.random.set_state(state)
+    assert orders[1] == fairseq_order
+    for epoch, order in enumerate(orders):
+        assert sorted(itertools.chain(*order)) == list(range(300))
+        tokens = batches.tokens(epoch + 1)
+        for (inputs, labels), batch, count in zip(batches.epoch_batches(epoch).as_numpy_iterator(), order, tokens):
+            rows, width = labels.shape
+            longest = max(max(len(sources[i]), len(targets[i])) for i in batch)
+            assert rows == len(batch) and rows * longest <= 256 and width <= longest
+            assert (labels != 0).sum() == count == sum(len(targets[i]) for i in batch)
+            for row, i in enumerate(batch):
+                source, target = sources[i], targets[i]
+                np.testing.assert_array_equal(inputs["encoder_inputs"][row, : len(source)], source)
+                np.testing.assert_array_equal(labels[row, : len(target)], target)
+                np.testing.assert_array_equal(inputs["decoder_inputs"][row, : len(target)], [2, *target[:-1]])
+                assert not inputs["encoder_inputs"][row, len(source) :].any() and not labels[row, len(target) :].any()
+    assert sum(len(b) for b in orders[0]) == 300 and len(orders[0]) == len(batches.tokens(1))
+
+
+def test_pairs_longer_than_the_positions_are_left_out_and_bad_budgets_named():
+    sources, targets = random_pairs(20, longest=12)
+    targets[5] = np.arange(4, 30, dtype=np.int32)
+    batches = batching.TokenBatches.of(sources, targets, 64, seed=1, pad_id=0, start_id=2, max_positions=20)
+    assert batches.skipped == [5] and sorted(itertools.chain(*batches.batches)) == [i for i in range(20) if i != 5]
+    with pytest.raises(ValueError, match=r"`max_tokens` must be an integer >= 1\. Received: max_tokens=0"):
+        batching.TokenBatches.of(sources, targets, 0, seed=1, pad_id=0, start_id=2)
+
+
+def test_the_corpus_batches_feed_the_translator_shapes(tmp_path):
+    data = corpus.read_parallel_files(write(tmp_path, TINY), "de", "en")
+    batches = batching.TokenBatches.of(*data.splits["train"], 64, seed=1, pad_id=data.pad_id, start_id=data.start_id)
+    (inputs, labels), *_ = batches.epoch_batches(0).as_numpy_iterator()
+    assert sorted(batches.batches[0]) == [0, 1, 2]  # 3 sentences of at most 5 tokens: one batch
+    assert inputs["decoder_inputs"][:, 0].tolist() == [2, 2, 2]  # fairseq's decoder starts with </s>
+    assert labels.shape == (3, 5) and (labels[:, -1] != 0).sum() == 1  # right-padded with <pad>: 0
