@@ -209,3 +209,132 @@ def test_the_corpus_batches_feed_the_translator_shapes(tmp_path):
     assert sorted(batches.batches[0]) == [0, 1, 2]  # 3 sentences of at most 5 tokens: one batch
     assert inputs["decoder_inputs"][:, 0].tolist() == [2, 2, 2]  # fairseq's decoder starts with </s>
     assert labels.shape == (3, 5) and (labels[:, -1] != 0).sum() == 1  # right-padded with <pad>: 0
+
+
+def reference_beam_search(log_probs_of, max_len, beams, len_penalty=1.0, min_len=1, pad=0, eos=2):
+    """fairseq's `SequenceGenerator._generate` for one sentence, written plainly with lists: the best finished
+    hypothesis (its tokens, </s> included) and its score."""
+    live, finished = [((), 0.0)], []
+    for step in range(max_len + 1):
+        candidates = []
+        for beam, (tokens, score) in enumerate(live):
+            log_probs = np.array(log_probs_of(tokens), np.float64)
+            log_probs[pad] = -np.inf
+            if step >= max_len:
+                log_probs[np.arange(len(log_probs)) != eos] = -np.inf
+            if step < min_len:
+                log_probs[eos] = -np.inf
+            candidates += [(score + p, beam, token) for token, p in enumerate(log_probs)]
+        candidates = sorted(candidates, key=lambda c: -c[0])[: 2 * beams]  # stable: ties in (beam, token) order
+        for score, beam, token in candidates[:beams]:
+            if token == eos and score > -np.inf and len(finished) < beams:
+                finished.append(((*live[beam][0], eos), score / (step + 1) ** len_penalty))
+        if len(finished) == beams or step == max_len:
+            break
+        live = [((*live[b][0], t), s) for s, b, t in candidates if not (t == eos and s > -np.inf)][:beams]
+    return max(finished, key=lambda hypothesis: hypothesis[1])
+
+
+def markov_next(log_probs):
+    """A fake decoder: next-token log-probabilities `log_probs[previous token]`."""
+    from keras import ops
+
+    table = ops.convert_to_tensor(np.asarray(log_probs, np.float32))
+
+    def next(prompt, cache, index):
+        return ops.take(table, prompt[:, index - 1], axis=0), None, cache
+
+    return next
+
+
+def run_search(search, next, batch, width, max_lengths, cache=None, start=2):
+    from keras import ops
+
+    prompt = np.zeros((batch * search.beams, width), np.int32)
+    prompt[:, 0] = start
+    cache = ops.zeros((batch * search.beams, 1), "int32") if cache is None else cache
+    tokens, scores = search(next, ops.convert_to_tensor(prompt), cache, ops.convert_to_tensor(max_lengths))
+    return ops.convert_to_numpy(tokens), ops.convert_to_numpy(scores)
+
+
+def markov_table(rows, vocabulary=10, eos=2, start=2):
+    """Log-probabilities of a Markov model: `rows[token] = {next token: probability}`, the rest of each row's mass
+    spread over the other tokens but <pad> (0)."""
+    table = np.zeros((vocabulary, vocabulary))
+    for token in range(vocabulary):
+        given = rows.get(token, {})
+        rest = [t for t in range(1, vocabulary) if t not in given]
+        table[token, rest] = (1 - sum(given.values())) / len(rest)
+        for t, p in given.items():
+            table[token, t] = p
+    return np.log(np.maximum(table, 1e-30))
+
+
+def test_length_normalisation_changes_the_winner_by_hand():
+    from keras_losses_experiments.translation import beam_search
+
+    a, b, c, d, f, z, eos = 4, 5, 6, 7, 8, 9, 2
+    # From the start (</s>): a .5, b .45. After b: </s> .5, d .4; after a: c .9; after c: z .5, </s> .45;
+    # after d: f .8. Beam 2: step 1 finishes "b </s>" (.225, score log(.225) / 2 = -0.746) and keeps "a c"
+    # (.45), "b d" (.18); step 2 finishes "a c </s>" (.2025, log(.2025) / 3 = -0.532): the longer one wins
+    # with length normalisation, the shorter without (len_penalty 0: log .225 > log .2025).
+    rows = {eos: {a: 0.5, b: 0.45}, b: {eos: 0.5, d: 0.4}, a: {c: 0.9}, c: {z: 0.5, eos: 0.45}, d: {f: 0.8}}
+    next = markov_next(markov_table(rows))
+    tokens, score = run_search(beam_search.FairseqBeamSearch(beams=2), next, 1, 8, [10])
+    assert tokens[0].tolist() == [2, a, c, eos, 0, 0, 0, 0] and score[0] == pytest.approx(np.log(0.2025) / 3)
+    tokens, score = run_search(beam_search.FairseqBeamSearch(beams=2, len_penalty=0.0), next, 1, 8, [10])
+    assert tokens[0].tolist() == [2, b, eos, 0, 0, 0, 0, 0] and score[0] == pytest.approx(np.log(0.225))
+
+
+def test_the_max_length_rule():
+    from keras_losses_experiments.translation import beam_search
+
+    sources = np.array([[5, 6, 2, 0], [5, 2, 0, 0]])  # the batch's longest source: 3 tokens with its </s>
+    assert beam_search.max_lengths(sources, 0, 1.2, 10).tolist() == [13, 13]  # int(1.2 x 3 + 10)
+    assert beam_search.max_lengths(sources, 0).tolist() == [200, 200]  # generate.py's defaults
+    assert beam_search.max_lengths(sources, 0, 1.2, 10, max_positions=12).tolist() == [11, 11]
+    # A model that hardly ever ends: at max_len, only </s>: max_len tokens then </s>.
+    next = markov_next(markov_table({t: {2: 1e-6} for t in range(10)}))
+    tokens, _ = run_search(beam_search.FairseqBeamSearch(beams=3), next, 2, 7, [3, 5])
+    assert (tokens[:, 0] == 2).all() and tokens[0, 4] == 2 and tokens[1, 6] == 2
+    assert (tokens[0, 1:4] != 2).all() and (tokens[1, 1:6] != 2).all() and (tokens[0, 5:] == 0).all()
+
+
+def test_beam_search_equals_fairseqs_loop_written_plainly():
+    """Random fake decoders whose next-token log-probabilities depend on the whole prefix (through the cache,
+    which must follow the hypotheses), three sentences with their own max lengths, beams 1, 3 and 5."""
+    from keras import ops
+
+    from keras_losses_experiments.translation import beam_search
+
+    vocabulary, states = 14, 97
+    rng = np.random.default_rng(0)
+    table = rng.normal(0, 2, (states, vocabulary)).astype(np.float32)
+    table[:, 2] -= 1.0  # </s> a little less likely: longer hypotheses
+    log_probs = table - np.log(np.exp(table).sum(axis=1, keepdims=True))
+
+    def state_of(first, tokens):
+        state = first
+        for token in tokens:
+            state = (state * 31 + token) % states
+        return state
+
+    def next(prompt, cache, index):
+        state = (cache * 31 + prompt[:, index - 1 : index]) % states
+        return ops.take(ops.convert_to_tensor(table), state[:, 0], axis=0), None, state
+
+    max_lengths = [2, 5, 7]
+    for beams in (1, 3, 5):
+        search = beam_search.FairseqBeamSearch(beams=beams)
+        first = np.repeat(np.array([[3], [11], [29]], np.int32), beams, axis=0)
+        tokens, scores = run_search(search, next, 3, 9, max_lengths, cache=ops.convert_to_tensor(first))
+        for sentence, max_len in enumerate(max_lengths):
+            expected, score = reference_beam_search(
+                lambda prefix, start=first[sentence * beams, 0]: log_probs[state_of(start, (2, *prefix))],
+                max_len,
+                beams,
+            )
+            hypothesis = tokens[sentence, 1 : 1 + len(expected)].tolist()
+            assert hypothesis == list(expected), f"beams={beams}, sentence {sentence}"
+            assert (tokens[sentence, 1 + len(expected) :] == 0).all()
+            assert scores[sentence] == pytest.approx(score, rel=1e-5)
