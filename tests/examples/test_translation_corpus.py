@@ -338,3 +338,34 @@ def test_beam_search_equals_fairseqs_loop_written_plainly():
             assert hypothesis == list(expected), f"beams={beams}, sentence {sentence}"
             assert (tokens[sentence, 1 + len(expected) :] == 0).all()
             assert scores[sentence] == pytest.approx(score, rel=1e-5)
+
+
+def test_the_cached_translator_decodes_as_fairseqs_loop_over_the_whole_model():
+    """`decoding.CachedDecoder` with the fairseq search (compiled with XLA) against the plain loop driving the
+    whole model on the whole prefix, on a small random translator made decisive (its logits scaled by 8)."""
+    from keras import ops
+
+    from keras_losses.experiments import decoding, recipes, translator
+    from keras_losses_experiments.translation import beam_search
+
+    keras.utils.set_random_seed(0)
+    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    model = translator.build_transformer(16, 16, 8, preset, head="dense")
+    logits = model.get_layer("logits")
+    logits.kernel.assign(logits.kernel * 8.0)
+    sources = np.array([[5, 9, 7, 2, 0, 0, 0, 0], [11, 2, 0, 0, 0, 0, 0, 0], [4, 4, 6, 13, 8, 2, 0, 0]], np.int32)
+    search = beam_search.FairseqBeamSearch(beams=3)
+    max_lengths = beam_search.max_lengths(sources, 0, 1.2, 0, max_positions=8)  # int(1.2 x 6) = 7 = 8 - 1
+    assert max_lengths.tolist() == [7, 7, 7]
+    decoded = ops.convert_to_numpy(decoding.CachedDecoder(model, search=search).compiled()(sources, max_lengths))
+    assert decoded.shape == (3, 9)
+    for source, row in zip(sources, decoded):
+
+        def log_probs_of(prefix, source=source):
+            decoder_inputs = np.zeros((1, 8), np.int32)
+            decoder_inputs[0, : len(prefix) + 1] = (2, *prefix)
+            step_logits = ops.convert_to_numpy(model([source[None], decoder_inputs]))[0, len(prefix)]
+            return step_logits - np.log(np.exp(step_logits - step_logits.max()).sum()) - step_logits.max()
+
+        expected, _ = reference_beam_search(log_probs_of, 7, 3)
+        assert row.tolist() == [2, *expected] + [0] * (8 - len(expected))
