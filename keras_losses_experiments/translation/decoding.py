@@ -46,21 +46,27 @@ class CachedDecoder:
 
     `generate(encoder_tokens)` maps source token ids `[batch, length]` (padded with `PAD_ID`) to generated
     ids `[batch, length]`: `START_ID`, the translation, `END_ID`, then whatever followed (cut by `detokenize`).
+    With `search` (a `beam_search.FairseqBeamSearch`: fairseq's beam search, its `beams`) in place of keras-hub's
+    samplers, `generate(encoder_tokens, max_lengths)` gives `[batch, length + 1]`: `START_ID`, the translation
+    ending with the search's end token, then `PAD_ID`; `max_lengths` (`beam_search.max_lengths`, `[batch]`) at
+    most `length - 1` (the positions of the translator).
     """
 
-    def __init__(self, model, beams=1):
+    def __init__(self, model, beams=1, search=None):
         import keras_hub
 
-        self.model, self.beams = model, beams
+        self.model, self.search = model, search
+        self.beams = beams if search is None else search.beams
         self.layers = TranslatorLayers.of(model)
         self.sampler = keras_hub.samplers.GreedySampler() if beams == 1 else keras_hub.samplers.BeamSampler(beams)
 
-    def generate(self, encoder_tokens):
+    def generate(self, encoder_tokens, max_lengths=None):
         batch, length = ops.shape(encoder_tokens)[0], ops.shape(encoder_tokens)[1]
         # The cross-attention mask: [batch, 1 (the query), length] (the encoder's padding).
         encoder_mask = ops.expand_dims(ops.not_equal(encoder_tokens, PAD_ID), 1)
         encoded = self.encode(encoder_tokens)
-        prompt = ops.pad(ops.full((batch, 1), START_ID, "int32"), [[0, 0], [0, length - 1]], constant_values=PAD_ID)
+        width = length if self.search is None else length + 1  # fairseq's: the start, max_len tokens, </s>
+        prompt = ops.pad(ops.full((batch, 1), START_ID, "int32"), [[0, 0], [0, width - 1]], constant_values=PAD_ID)
         # Once per sentence: the keys and values of the encoder output in every decoder layer.
         self_cache, cross_cache = self._empty_caches(batch, length)
         _, _, cross_cache = self._decode(prompt[:, :1], 0, encoded, encoder_mask, self_cache, cross_cache, 0)
@@ -74,6 +80,9 @@ class CachedDecoder:
             logits, self_cache, _ = self._decode(token, index - 1, encoded, encoder_mask, self_cache, cross_cache)
             return logits[:, 0, :], None, self_cache
 
+        if self.search is not None:  # it lays the beams out as the encoder's: adjacent
+            prompt, self_cache = (ops.repeat(x, self.beams, 0) for x in (prompt, self_cache))
+            return self.search(next_token_logits, prompt, self_cache, max_lengths)[0]
         # The sampler keeps the self-attention cache (and reorders it with the beams).
         return self.sampler(next_token_logits, prompt, cache=self_cache, index=1, stop_token_ids=[END_ID])
 
@@ -126,9 +135,9 @@ class CachedDecoder:
             return self._jax_compiled()
         import torch
 
-        def generate(encoder_tokens):
+        def generate(encoder_tokens, max_lengths=None):
             with torch.no_grad():
-                return self.generate(encoder_tokens)
+                return self.generate(encoder_tokens, max_lengths)
 
         return generate
 
@@ -138,11 +147,13 @@ class CachedDecoder:
         variables = [*self.model.trainable_variables, *self.model.non_trainable_variables]
 
         @jax.jit
-        def stateless_generate(values, encoder_tokens):
+        def stateless_generate(values, encoder_tokens, max_lengths):
             with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return self.generate(encoder_tokens)
+                return self.generate(encoder_tokens, max_lengths)
 
-        return lambda encoder_tokens: stateless_generate([_local(v.value) for v in variables], encoder_tokens)
+        return lambda encoder_tokens, max_lengths=None: stateless_generate(
+            [_local(v.value) for v in variables], encoder_tokens, max_lengths
+        )
 
 
 def _local(value):
