@@ -21,6 +21,7 @@ CORE_TESTS = [
     "test_losses.py",
     "test_mean_over_global_batch.py",
     "test_numerics.py",
+    "test_optimizers.py",
     "test_properties.py",
     "test_serialization.py",
     "test_unknown_class_count.py",
