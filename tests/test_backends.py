@@ -23,6 +23,7 @@ CORE_TESTS = [
     "test_numerics.py",
     "test_optimizers.py",
     "test_properties.py",
+    "test_schedules.py",
     "test_serialization.py",
     "test_unknown_class_count.py",
     "test_validation.py",
