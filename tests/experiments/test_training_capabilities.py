@@ -5,9 +5,12 @@ average (timm's ModelEmaV2), gradient accumulation (fairseq's --update-freq), ep
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import ops
 
 import keras_losses
+from keras_losses.optimizers import PyTorchSGD
+from keras_losses_experiments.training.accumulation import accumulating, weight_by_token_share
 from keras_losses_experiments.training.ema import ExponentialMovingAverage
 
 RNG = np.random.default_rng(5)
@@ -105,3 +108,120 @@ def test_ema_refuses_what_it_cannot_follow(compile_kwargs, message):
 def test_ema_decay_is_checked():
     with pytest.raises(ValueError, match=r"`decay` must be in \[0, 1\). Received: decay=1.0"):
         ExponentialMovingAverage(decay=1.0)
+
+
+# --- gradient accumulation ----------------------------------------------------------------------------------
+
+
+def test_n_batches_of_b_are_one_batch_of_n_times_b():
+    # Two updates of three batches of 4 against two batches of 12; the schedule drops after the first update.
+    def optimizer():
+        schedule = keras_losses.schedules.StepDecay(0.5, boundaries=[1], factor=0.1)
+        return PyTorchSGD(schedule, momentum=0.9, nesterov=True, weight_decay=0.01)
+
+    x, y = RNG.normal(size=(24, 4)).astype("float32"), (np.arange(24) % 2).astype("int32")
+    whole = small_dense_model(optimizer())
+    whole.fit(x, y, batch_size=12, shuffle=False, verbose=0)
+    accumulated = small_dense_model(accumulating(optimizer(), 3))
+    accumulated.fit(x, y, batch_size=4, shuffle=False, verbose=0)
+    assert int(ops.convert_to_numpy(accumulated.optimizer.iterations)) == 2
+    for got, expected in zip(numpy_weights(accumulated), numpy_weights(whole)):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+def small_dense_model(optimizer, seed=0):
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh"), keras.layers.Dense(2)])
+    model.compile(optimizer=optimizer, loss=keras_losses.CrossEntropy(from_logits=True))
+    return model
+
+
+VOCABULARY = 7
+
+
+def token_batches():
+    """Four batches of token ids (0: padding) with 7, 5, 6 and 4 target tokens: a group of 3 and a last of 1."""
+    rng = np.random.default_rng(3)
+    shapes_and_lengths = [((2, 5), [5, 2]), ((3, 2), [2, 2, 1]), ((1, 6), [6]), ((2, 3), [3, 1])]
+    batches = []
+    for shape, lengths in shapes_and_lengths:
+        tokens = rng.integers(1, VOCABULARY, size=shape).astype("int32")
+        labels = rng.integers(1, VOCABULARY, size=shape).astype("int32")
+        for row, length in enumerate(lengths):
+            tokens[row, length:], labels[row, length:] = 0, 0
+        batches.append((tokens, labels))
+    return batches
+
+
+def token_model(optimizer):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((None,), dtype="int32"), keras.layers.Embedding(VOCABULARY, 4), keras.layers.Dense(VOCABULARY)]
+    )
+    model.compile(optimizer=optimizer, loss=keras_losses.CrossEntropy(from_logits=True, ignore_class=0))
+    return model
+
+
+def as_dataset(batches):
+    signature = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None, None), tf.int32))
+    dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=signature)
+    return dataset.apply(tf.data.experimental.assert_cardinality(len(batches)))
+
+
+def token_optimizer():
+    return PyTorchSGD(keras_losses.schedules.StepDecay(0.5, boundaries=[1], factor=0.1), momentum=0.9)
+
+
+def test_token_batches_are_normalised_by_the_group_token_count_as_fairseq():
+    batches = token_batches()
+    # fairseq: update 1 is the mean over the 18 tokens of batches 0-2 (one padded batch of them: Keras' masked
+    # mean is sum / 18), update 2 that over the 4 tokens of batch 3 alone.
+    width = max(b[0].shape[1] for b in batches[:3])
+    group = [np.concatenate([np.pad(b[i], ((0, 0), (0, width - b[i].shape[1]))) for b in batches[:3]]) for i in (0, 1)]
+    reference = token_model(token_optimizer())
+    reference.fit(as_dataset([tuple(group), batches[3]]), shuffle=False, verbose=0)
+
+    weighted = weight_by_token_share(as_dataset(batches), 3, ignore_class=0)
+    shares = [float(w.numpy().flat[0]) for _, _, w in weighted]
+    np.testing.assert_allclose(shares, [3 * 7 / 18, 3 * 5 / 18, 3 * 6 / 18, 3.0, 0.0, 0.0], rtol=1e-6)
+    accumulated = token_model(accumulating(token_optimizer(), 3))
+    accumulated.fit(weighted, shuffle=False, verbose=0)
+    assert int(ops.convert_to_numpy(accumulated.optimizer.iterations)) == 2
+    for got, expected in zip(numpy_weights(accumulated), numpy_weights(reference)):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+    # Keras alone averages the per-batch means: another update where token counts differ.
+    unweighted = token_model(accumulating(token_optimizer(), 3))
+    unweighted.fit(as_dataset(batches[:3]), shuffle=False, verbose=0)
+    one_group = token_model(token_optimizer())
+    one_group.fit(as_dataset([tuple(group)]), shuffle=False, verbose=0)
+    assert not np.allclose(numpy_weights(unweighted)[0], numpy_weights(one_group)[0], rtol=1e-4)
+
+
+def test_accumulating_wraps_the_schedule_and_keeps_the_rest():
+    optimizer = accumulating(PyTorchSGD(keras_losses.schedules.StepDecay(0.1), momentum=0.9, weight_decay=1e-4), 4)
+    assert optimizer.gradient_accumulation_steps == 4 and optimizer.weight_decay == 1e-4 and optimizer.momentum == 0.9
+    assert isinstance(optimizer._learning_rate, keras_losses.schedules.ScheduleOnUpdates)
+    constant = accumulating(keras.optimizers.Adam(1e-3), 2)
+    assert constant.gradient_accumulation_steps == 2 and float(
+        ops.convert_to_numpy(constant.learning_rate)
+    ) == pytest.approx(1e-3)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: accumulating(keras.optimizers.SGD(), 0),
+            r"`update_freq` must be an integer >= 1. Received: update_freq=0",
+        ),
+        (
+            lambda: accumulating(keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD()), 2),
+            r"a plain optimizer without gradient accumulation.*LossScaleOptimizer",
+        ),
+        (lambda: weight_by_token_share(tf.data.Dataset.range(3), 2), r"`batches` must hold \(inputs, labels\) pairs"),
+    ],
+)
+def test_accumulation_arguments_are_checked(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
