@@ -107,4 +107,8 @@ def weight_by_token_share(batches, update_freq, ignore_class=None):
         padding = group.skip(size - 1).repeat(update_freq - size).map(weigh(lambda y: 0.0))
         return real.concatenate(padding)
 
-    return batches.window(update_freq).flat_map(weighted_group)
+    weighted = batches.window(update_freq).flat_map(weighted_group)
+    known = int(batches.cardinality())
+    if known >= 0:  # keep a finite length known to Keras (it warns at the end of the first epoch otherwise)
+        weighted = weighted.apply(tf.data.experimental.assert_cardinality(-(-known // update_freq) * update_freq))
+    return weighted

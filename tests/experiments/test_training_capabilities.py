@@ -182,6 +182,7 @@ def test_token_batches_are_normalised_by_the_group_token_count_as_fairseq():
     reference.fit(as_dataset([tuple(group), batches[3]]), shuffle=False, verbose=0)
 
     weighted = weight_by_token_share(as_dataset(batches), 3, ignore_class=0)
+    assert int(weighted.cardinality()) == 6
     shares = [float(w.numpy().flat[0]) for _, _, w in weighted]
     np.testing.assert_allclose(shares, [3 * 7 / 18, 3 * 5 / 18, 3 * 6 / 18, 3.0, 0.0, 0.0], rtol=1e-6)
     accumulated = token_model(accumulating(token_optimizer(), 3))
