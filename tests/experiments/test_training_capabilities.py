@@ -2,6 +2,8 @@
 average (timm's ModelEmaV2), gradient accumulation (fairseq's --update-freq), epoch checkpoints averaged
 (fairseq's average_checkpoints.py) and the best checkpoint, each against a NumPy computation."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -11,6 +13,11 @@ from keras import ops
 import keras_losses
 from keras_losses.optimizers import PyTorchSGD
 from keras_losses_experiments.training.accumulation import accumulating, weight_by_token_share
+from keras_losses_experiments.training.checkpoints import (
+    EpochCheckpoints,
+    average_epoch_checkpoints,
+    epoch_checkpoints,
+)
 from keras_losses_experiments.training.ema import ExponentialMovingAverage
 
 RNG = np.random.default_rng(5)
@@ -226,3 +233,119 @@ def test_accumulating_wraps_the_schedule_and_keeps_the_rest():
 def test_accumulation_arguments_are_checked(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# --- checkpoints: every epoch, the best, the last, the average of the last N -------------------------------
+
+
+class FakeMetric(keras.callbacks.Callback):
+    """Puts a given value of `val_bleu` in the logs of each epoch, as a BLEU callback would."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_bleu"] = self.values[epoch]
+
+
+class RecordEpochWeights(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.after_epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.after_epochs.append(numpy_weights(self.model))
+
+
+def train_with_checkpoints(directory, values, **kwargs):
+    model, record = small_model(), RecordEpochWeights()
+    checkpoints = EpochCheckpoints(directory, monitor="val_bleu", **kwargs)
+    model.fit(X, Y, batch_size=4, epochs=len(values), verbose=0, callbacks=[FakeMetric(values), record, checkpoints])
+    return model, record.after_epochs, checkpoints
+
+
+def weights_in(path):
+    model = small_model(seed=9)
+    model.optimizer.build(model.trainable_variables)  # the files hold the optimizer's state too
+    model.load_weights(path)
+    return numpy_weights(model)
+
+
+def assert_weights_equal(got, expected):
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+
+
+def test_the_average_of_the_last_epochs_is_the_element_wise_mean(tmp_path):
+    model, after_epochs, _ = train_with_checkpoints(tmp_path, [1.0, 2.0, 3.0, 4.0, 5.0])
+    averaged = small_model(seed=9)
+    paths = average_epoch_checkpoints(averaged, tmp_path, 3)
+    assert [os.path.basename(p) for p in paths] == [f"epoch_000{e}.weights.h5" for e in (3, 4, 5)]
+    expected = [np.mean([epoch[i] for epoch in after_epochs[2:]], axis=0) for i in range(len(after_epochs[0]))]
+    for got, mean in zip(numpy_weights(averaged), expected):  # BN moving statistics included
+        np.testing.assert_allclose(got, mean, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(numpy_weights(averaged)[0], after_epochs[-1][0], rtol=1e-4)
+    # The optimizer's state is the newest checkpoint's (fairseq keeps the newest one's beside the average).
+    for got, saved in zip(averaged.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(ops.convert_to_numpy(got), ops.convert_to_numpy(saved))
+    with pytest.raises(ValueError, match=r"the last 6 epoch checkpoints needs 6; .* has 5"):
+        average_epoch_checkpoints(averaged, tmp_path, 6)
+
+
+@pytest.mark.parametrize(
+    "values, mode, replace_on_tie, best",
+    [
+        ([10.0, 30.0, 30.0, 20.0], "max", False, 2),  # timm, Keras: the first of equals
+        ([10.0, 30.0, 30.0, 20.0], "max", True, 3),  # fairseq: a >= b, the last of equals
+        ([3.0, 1.0, 2.0, float("nan")], "min", False, 2),
+    ],
+)
+def test_the_best_epoch_and_the_final_one_are_kept_and_reported(tmp_path, values, mode, replace_on_tie, best):
+    model, after_epochs, checkpoints = train_with_checkpoints(
+        tmp_path, values, mode=mode, replace_on_tie=replace_on_tie
+    )
+    report = checkpoints.report()
+    assert report["best_epoch"] == best and report["best_value"] == values[best - 1]
+    assert report["final_epoch"] == len(values) and report["final_value"] == pytest.approx(values[-1], nan_ok=True)
+    assert_weights_equal(weights_in(tmp_path / "best.weights.h5"), after_epochs[best - 1])
+    assert_weights_equal(weights_in(tmp_path / "last.weights.h5"), numpy_weights(model))
+    # A resumed run reads the record and goes on with the same best.
+    assert EpochCheckpoints(tmp_path, monitor="val_bleu", mode=mode).best_epoch == best
+    with pytest.raises(ValueError, match=r"chose the best epoch by 'val_bleu'.*monitor='val_accuracy'"):
+        EpochCheckpoints(tmp_path, monitor="val_accuracy", mode=mode)
+
+
+def test_only_the_last_epoch_files_are_kept_on_request(tmp_path):
+    train_with_checkpoints(tmp_path, [1.0, 2.0, 3.0, 4.0], keep_last=2)
+    assert [os.path.basename(p) for p in epoch_checkpoints(tmp_path)] == [
+        "epoch_0003.weights.h5",
+        "epoch_0004.weights.h5",
+    ]
+
+
+def test_with_ema_the_files_hold_the_averaged_weights(tmp_path):
+    model, ema = small_model(), ExponentialMovingAverage(decay=0.7)
+    model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[ema, EpochCheckpoints(tmp_path, ema=ema)])
+    averages = [ops.convert_to_numpy(a) for a in ema.averages]
+    assert_weights_equal(weights_in(tmp_path / "epoch_0002.weights.h5"), averages)
+    assert_weights_equal(weights_in(tmp_path / "last.weights.h5"), averages)
+    assert not np.allclose(numpy_weights(model)[0], averages[0])
+
+
+def test_a_missing_monitor_is_named_with_the_keys_there_are(tmp_path):
+    model = small_model()
+    with pytest.raises(ValueError, match=r"no 'val_bleu' to choose the best checkpoint by.*\['loss'\]"):
+        model.fit(X, Y, batch_size=4, epochs=1, verbose=0, callbacks=[EpochCheckpoints(tmp_path, monitor="val_bleu")])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"mode": "maximum"}, r"`mode` must be 'max' or 'min'. Received: mode='maximum'"),
+        ({"replace_on_tie": 1}, r"`replace_on_tie` must be True or False"),
+        ({"keep_last": 0}, r"`keep_last` must be None or an integer >= 1. Received: keep_last=0"),
+    ],
+)
+def test_checkpoint_arguments_are_checked(tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EpochCheckpoints(tmp_path, **kwargs)
