@@ -7,7 +7,7 @@ Importing the package registers every loss with Keras' serialization (see `keras
 so models saved with these losses load with `keras.models.load_model` without `custom_objects`.
 """
 
-from keras_losses import metrics, registration, schedules  # noqa: F401  (registers them with Keras serialization)
+from keras_losses import metrics, optimizers, registration, schedules  # noqa: F401  (registers them with Keras serialization)
 from keras_losses.crossentropy import CrossEntropy, cross_entropy
 from keras_losses.encouraging import (
     BONUS_EPSILON,

@@ -12,6 +12,8 @@ MODULES = [
     "keras_losses.squentropy",
     "keras_losses.crossentropy",
     "keras_losses.loss_head",
+    "keras_losses.optimizers",
+    "keras_losses.schedules",
 ]
 
 
