@@ -9,12 +9,12 @@ Two formats, both read into a `TranslationCorpus` (token ids of every split, the
   every sentence ends with `</s>`. BLEU is fairseq `generate.py --remove-bpe`'s: `@@ ` joined back, then BLEU
   on the tokenized words (`tokenized_bleu`).
 - **A raw TSV** (`source<TAB>target` a line) in `train.tsv`, `valid.tsv`, `test.tsv`: WordPiece tokenizers trained
-  on the training pairs (`translation_data.train_tokenizers`); BLEU is sacrebleu's on the detokenized text.
+  on the training pairs (`data.train_tokenizers`); BLEU is sacrebleu's on the detokenized text.
 
 Token ids. `Dictionary` numbers symbols as fairseq does (`<s>` 0, `<pad>` 1, `</s>` 2, `<unk>` 3, then the
 units by descending count). Keras' embeddings mask id 0, so the ids a `TranslationCorpus` holds (those the model
-sees) exchange `<s>` and `<pad>` (`model_ids`): `<pad>` is 0 (`translation_data.PAD_ID`), `</s>` is 2 (fairseq's
-decoder starts with `</s>`: `translation_data.START_ID`), `<unk>` 3, every unit its fairseq id. `<s>` is never
+sees) exchange `<s>` and `<pad>` (`model_ids`): `<pad>` is 0 (`data.PAD_ID`), `</s>` is 2 (fairseq's
+decoder starts with `</s>`: `data.START_ID`), `<unk>` 3, every unit its fairseq id. `<s>` is never
 used by fairseq's translation task, so the exchange is a relabelling that changes no computation.
 """
 
@@ -230,10 +230,10 @@ def read_parallel_files(directory, source_language, target_language, joined_dict
 def read_tsv(directory, vocabulary_size, vocabulary_directory):
     """The corpus of `directory/{train,valid,test}.tsv` (`source<TAB>target` a line), with WordPiece
     tokenizers of `vocabulary_size` trained on the training pairs and saved in `vocabulary_directory`
-    (`translation_data.train_tokenizers`); BLEU is sacrebleu's on the detokenized text (`metrics.bleu`)."""
+    (`data.train_tokenizers`); BLEU is sacrebleu's on the detokenized text (`bleu.bleu`)."""
     import tensorflow as tf
 
-    from keras_losses.experiments import metrics, translation_data
+    from keras_losses_experiments.translation import bleu, data
 
     pairs = {}
     for split in SPLITS:
@@ -245,16 +245,16 @@ def read_tsv(directory, vocabulary_size, vocabulary_directory):
                 raise ValueError(f"translation corpus: {path}:{number}: expected 'source<TAB>target', got {line!r}")
             pairs[split].append(tuple(fields))
     sources, targets = zip(*pairs["train"])
-    tokenizers = translation_data.train_tokenizers(
+    tokenizers = data.train_tokenizers(
         tf.data.Dataset.from_tensor_slices((list(sources), list(targets))), vocabulary_size, vocabulary_directory
     )
-    end = np.array([translation_data.END_ID], np.int32)
+    end = np.array([data.END_ID], np.int32)
 
     def encode(tokenizer, sentences):
         return [np.concatenate([np.asarray(ids, np.int32), end]) for ids in tokenizer(list(sentences))]
 
     def detokenize(ids):
-        ids = [i for i in _sentence(ids, translation_data.END_ID) if i != translation_data.START_ID]
+        ids = [i for i in _sentence(ids, data.END_ID) if i != data.START_ID]
         text = tokenizers[1].detokenize(ids) if ids else ""
         return text.numpy().decode("utf-8") if hasattr(text, "numpy") else str(text)
 
@@ -266,10 +266,10 @@ def read_tsv(directory, vocabulary_size, vocabulary_directory):
         splits,
         int(tokenizers[0].vocabulary_size()),
         int(tokenizers[1].vocabulary_size()),
-        pad_id=translation_data.PAD_ID,
-        start_id=translation_data.START_ID,
-        end_id=translation_data.END_ID,
+        pad_id=data.PAD_ID,
+        start_id=data.START_ID,
+        end_id=data.END_ID,
         detokenize=detokenize,
         reference_text={split: [target for _, target in pairs[split]] for split in SPLITS},
-        bleu=metrics.bleu,
+        bleu=bleu.bleu,
     )

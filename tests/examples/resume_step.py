@@ -42,5 +42,7 @@ if __name__ == "__main__":
         for index, path in enumerate(sys.argv[3:]):
             output.update(resume(steps, index, path))
     output["skipped"] = "\n".join(str(w.message) for w in caught if "Skipping variable loading" in str(w.message))
-    output["experiments_imported"] = any(name.startswith("keras_losses.experiments") for name in sys.modules)
+    output["experiments_imported"] = any(
+        name.startswith(("keras_losses.experiments", "keras_losses_experiments")) for name in sys.modules
+    )
     np.savez(sys.argv[2], **output)

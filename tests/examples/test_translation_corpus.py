@@ -94,7 +94,7 @@ def test_tsv_corpus_trains_wordpiece_and_rejects_a_line_without_a_tab(tmp_path):
     pairs = "ein haus\ta house\nein hund\ta dog\nzwei hunde\ttwo dogs\n"
     write(tmp_path, {"train.tsv": pairs, "valid.tsv": pairs, "test.tsv": "ein haus\ta house\n"})
     data = corpus.read_tsv(tmp_path, vocabulary_size=40, vocabulary_directory=tmp_path / "vocabularies")
-    from keras_losses.experiments import translation_data
+    from keras_losses_experiments.translation import data as translation_data
 
     source, _ = translation_data.load_tokenizers(tmp_path / "vocabularies")
     test_source, test_target = data.splits["test"]
@@ -345,11 +345,11 @@ def test_the_cached_translator_decodes_as_fairseqs_loop_over_the_whole_model():
     whole model on the whole prefix, on a small random translator made decisive (its logits scaled by 8)."""
     from keras import ops
 
-    from keras_losses.experiments import decoding, recipes, translator
-    from keras_losses_experiments.translation import beam_search
+    from keras_losses_experiments.translation import beam_search, decoding, presets
+    from keras_losses_experiments.translation import model as translator
 
     keras.utils.set_random_seed(0)
-    preset = recipes.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    preset = presets.PRESETS["tiny"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     model = translator.build_transformer(16, 16, 8, preset, head="dense")
     logits = model.get_layer("logits")
     logits.kernel.assign(logits.kernel * 8.0)
