@@ -212,7 +212,7 @@ def row_weights(loss, shape, mask, sample_weight, dtype):
     averaging = reduction in AVERAGING_REDUCTIONS
     weights = None
     if sample_weight is not None:
-        weights = ops.convert_to_tensor(sample_weight, dtype)
+        weights = ops.cast(as_tensor(sample_weight), dtype)
         template = ops.zeros(shape, dtype)
         template, weights = squeeze_or_expand_to_same_rank(template, weights)
         weights = ops.broadcast_to(weights, shape)
@@ -367,8 +367,8 @@ def training_predictions_of(y_pred):
 
 def chunked_argmax(hidden, kernel, bias=None, *, chunk_size=None):
     """`argmax(hidden @ kernel + bias, axis=-1)` (int32, `hidden.shape[:-1]`), in chunks of tokens, no gradient."""
-    hidden = ops.stop_gradient(ops.convert_to_tensor(hidden))
-    kernel = ops.stop_gradient(ops.cast(kernel, hidden.dtype))
+    hidden = ops.stop_gradient(as_tensor(hidden))
+    kernel = ops.stop_gradient(ops.cast(as_tensor(kernel), hidden.dtype))
     d, classes = hidden.shape[-1], kernel.shape[-1]
     flat = ops.reshape(hidden, (-1, d))
     n = ops.shape(flat)[0]
