@@ -15,9 +15,10 @@ import keras
 from keras import ops
 
 
-def as_tensor(x):
-    """`x` as a tensor of the backend; variables are read (their value, differentiable)."""
+def as_tensor(x, dtype=None):
+    """`x` as a tensor of the backend (of `dtype`, if given: lists and NumPy arrays converted to it directly);
+    variables are read (their value, differentiable)."""
     if isinstance(x, keras.Variable):
         x = x.value  # on TensorFlow, the backend's own variable
     read_value = getattr(x, "read_value", None)  # a tf.Variable (JAX arrays and torch tensors have none)
-    return ops.convert_to_tensor(read_value() if callable(read_value) else x)
+    return ops.convert_to_tensor(read_value() if callable(read_value) else x, dtype=dtype)
