@@ -154,7 +154,8 @@ def test_one_hot_labels_and_probability_losses_are_refused():
 
 
 def test_default_chunk_size():
-    assert default_chunk_size(32000) == 128 and default_chunk_size(128000) == 32 and default_chunk_size(50) == 4096
+    assert default_chunk_size(32000) == 128 and default_chunk_size(128000) == 64 and default_chunk_size(256000) == 64
+    assert default_chunk_size(50) == 4096
 
 
 TOKENS = np.array([[3, 5, 2, 7, 1, 4], [2, 2, 6, 1, 3, 0], [5, 1, 0, 0, 0, 0], [4, 0, 0, 0, 0, 0]])
