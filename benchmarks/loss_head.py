@@ -3,6 +3,7 @@
     python benchmarks/loss_head.py                                   # every mode, loss, smoothing; V = 32k, 128k
     python benchmarks/loss_head.py --modes jax --vocab 32000 --losses ce,encouraging --repeats 3
     python benchmarks/loss_head.py --modes jax --memory-only          # XLA's accounting only (compiles, runs nothing)
+    python benchmarks/loss_head.py --chunk-size 32,64,256             # the frontier: chunk size x time x memory
 
 One timed step, as training uses the head: hidden states `h [N, d]`, kernel `W [d, V]` and bias `b [V]` are
 variables; the step computes the loss, the gradients of `h`, `W` and `b`, and updates all three in place
@@ -141,7 +142,10 @@ def worker(args):
         for name in args.losses.split(","):
             for smoothing in map(float, args.smoothing.split(",")):
                 plain, chunked = loss_functions(name, smoothing, vocab, args.chunk_size)
-                row = {"mode": args.mode, "vocab": vocab, "loss": name, "smoothing": smoothing}
+                from keras_losses.loss_head import default_chunk_size
+
+                chunk = args.chunk_size or default_chunk_size(vocab)
+                row = {"mode": args.mode, "vocab": vocab, "loss": name, "smoothing": smoothing, "chunk_size": chunk}
                 if args.tf_memory:  # one step of one head in this process: its peak resident memory
                     before = rss_bytes()
                     run, _ = make_step(args.mode, plain if args.tf_memory == "plain" else chunked, tensors)
@@ -182,6 +186,7 @@ def run_worker(mode, args, extra=()):
         command += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     if args.chunk_size:
         command += ["--chunk-size", str(args.chunk_size)]
+    # rows name their chunk size: the default one when none is given
     if args.memory_only:
         command.append("--memory-only")
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -200,7 +205,9 @@ def main(argv=None):
     parser.add_argument("--tokens", type=int, default=2048)
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--chunk-size", type=int, default=None, help="default: keras_losses' default for V")
+    parser.add_argument(
+        "--chunk-size", default=None, help="comma-separated tokens per chunk (a frontier); default: keras_losses' for V"
+    )
     parser.add_argument("--memory-only", action="store_true", help="JAX: XLA's accounting; nothing is timed")
     parser.add_argument("--json", help="write the rows here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -208,7 +215,18 @@ def main(argv=None):
     parser.add_argument("--tf-memory", choices=("plain", "chunked"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
+        args.chunk_size = int(args.chunk_size) if args.chunk_size else None
         return worker(args)
+    rows = []
+    for chunk_size in (args.chunk_size or "").split(","):
+        rows += run_modes(argparse.Namespace(**{**vars(args), "chunk_size": chunk_size or None}))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+def run_modes(args):
+    """The rows of every mode of `args` at one chunk size."""
     rows = []
     for mode in args.modes.split(","):
         if BACKENDS[mode] == "tensorflow":
@@ -232,9 +250,7 @@ def main(argv=None):
             for row in run_worker(mode, args):
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=1)
+    return rows
 
 
 if __name__ == "__main__":

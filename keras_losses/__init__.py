@@ -15,7 +15,8 @@ from keras_losses.encouraging import (
     EncouragingLoss,
     encouraging_loss,
 )
-from keras_losses.loss_head import LossHead, chunked_loss
+from keras_losses.language_models import chunked_language_model
+from keras_losses.loss_head import LossHead, TiedLossHead, chunked_loss
 from keras_losses.registration import get
 from keras_losses.square import SquareLoss, square_loss
 from keras_losses.squentropy import Squentropy, squentropy
@@ -31,7 +32,9 @@ __all__ = [
     "LossHead",
     "SquareLoss",
     "Squentropy",
+    "TiedLossHead",
     "__version__",
+    "chunked_language_model",
     "chunked_loss",
     "cross_entropy",
     "encouraging_loss",

@@ -13,10 +13,10 @@ Keras exports no API for these; this module is the only one that touches them:
   sigmoid's included: outputs that are not a softmax's reach them without the attribute.
 - `keras.src.backend.common.tensor_attributes.get_tensor_attr` / `set_tensor_attr`: an attribute on a tensor
   (a global table by id where the tensor takes no attribute, e.g. JAX's), as Keras keeps masks; a `LossHead`
-  names itself on the hidden states it returns in training (`loss_head.HEAD_ATTRIBUTE`). On JAX the tensor the
-  metrics of `train_step` receive is the primal of the model's output (`jax_primal`: JAX's `tracer.primal`).
+  sets on the logits it returns in training what a loss computes them from (`loss.CHUNKED_SOURCE`). On JAX the
+  tensor the metrics of `train_step` receive is the primal of the model's output (`jax_primal`: JAX's `tracer.primal`).
 - `keras.src.losses.loss.squeeze_or_expand_to_same_rank` and `scale_loss_for_distribution`: how
-  `Loss.__call__` shapes sample weights and scales averaging reductions; `loss_head.row_weights` spells out
+  `Loss.__call__` shapes sample weights and scales averaging reductions; `loss.reduction_weights` spells out
   `Loss.__call__`'s reduction per token with them.
 - Under `tf.distribute`, `Loss.__call__` divides the averaging reductions by `num_replicas_in_sync`
   (`keras.src.losses.loss.scale_loss_for_distribution`) and the replicas' gradients are summed.

@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_losses.class_rows import as_labels_shape, as_rows
-from keras_losses.fused_softmax import sparse_softmax_loss
+from keras_losses.fused_softmax import softmax_rows, sparse_softmax_loss
 from keras_losses.labels import standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import log_probabilities, resolve_logits
@@ -102,3 +102,7 @@ class CrossEntropy(ClassificationLoss):
         super().__init__(mean_over_global_batch=mean_over_global_batch, reduction=reduction, name=name, dtype=dtype)
         self.label_smoothing, self.ignore_class = check_label_arguments(label_smoothing, ignore_class)
         self.from_logits = bool(from_logits)
+
+    def row_kernel(self, classes):
+        """The per-row kernel on logits (`ClassificationLoss.row_kernel`): `fused_softmax.softmax_rows`."""
+        return lambda rows, ids: softmax_rows(rows, ids, classes, label_smoothing=self.label_smoothing)

@@ -4,7 +4,7 @@ import math
 
 from keras import ops
 
-from keras_losses.fused_softmax import sparse_softmax_loss
+from keras_losses.fused_softmax import softmax_rows, sparse_softmax_loss
 from keras_losses.labels import standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import log_probabilities, resolve_logits
@@ -177,6 +177,12 @@ class EncouragingLoss(ClassificationLoss):
         super().__init__(mean_over_global_batch=mean_over_global_batch, reduction=reduction, name=name, dtype=dtype)
         self.log_end, self.label_smoothing, self.ignore_class = _check(log_end, label_smoothing, ignore_class)
         self.from_logits = bool(from_logits)
+
+    def row_kernel(self, classes):
+        """The per-row kernel on logits (`ClassificationLoss.row_kernel`): `fused_softmax.softmax_rows` with the
+        bonus."""
+        bonus_ = Bonus(self.log_end)
+        return lambda rows, ids: softmax_rows(rows, ids, classes, label_smoothing=self.label_smoothing, bonus=bonus_)
 
 
 class ConservativeEncouragingLoss(EncouragingLoss):

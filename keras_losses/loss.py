@@ -6,11 +6,74 @@ import inspect
 import keras
 from keras import ops
 
-from keras_losses._keras_private import get_keras_mask, replicas_and_global_sum, set_keras_mask
+from keras_losses._keras_private import (
+    get_keras_mask,
+    get_tensor_attr,
+    replicas_and_global_sum,
+    scale_loss_for_distribution,
+    squeeze_or_expand_to_same_rank,
+)
+from keras_losses.inputs import as_tensor
 from keras_losses.user_warnings import warnings_of
 
 #: The reductions `mean_over_global_batch=True` combines with: those that divide by the number of entries.
 AVERAGING_REDUCTIONS = ("sum_over_batch_size", "mean")
+#: The attribute on logits that can be computed in chunks: an object with `loss_value(loss, y_true,
+#: sample_weight, mask)` (a `keras_losses.LossHead` sets it on the logits it returns in training).
+CHUNKED_SOURCE = "_keras_losses_chunked_source"
+
+
+def chunked_source(y_pred):
+    """The object from which the logits `y_pred` can be computed in chunks, or None."""
+    return get_tensor_attr(y_pred, CHUNKED_SOURCE)
+
+
+def _entry_count(shape, dtype):
+    return ops.cast(ops.prod(ops.convert_to_tensor(shape, dtype="int32")), dtype)
+
+
+def reduction_weights(loss, shape, mask, sample_weight, dtype):
+    """`(a, scalar)`: the weights `a [shape]` with which `loss`'s reduction of per-entry values `l` is `sum_i a_i l_i`.
+
+    Keras' `Loss.__call__` (`apply_mask`, `reduce_values`, `scale_loss_for_distribution`) and the package's
+    `mean_over_global_batch`, spelled out per entry: the sample weights, the mask (for the averaging
+    reductions, valid entries weigh `entries / valid`), the divisor of the averaging reductions, the division
+    by the replicas of a `tf.distribute` strategy and `mean_over_global_batch`'s scale. For
+    `reduction="none"` (or None), the weights by which Keras multiplies each value (None: none), and
+    `scalar=False`. The losses' `__call__` and the loss head (`loss_head.chunked_loss`, which needs the
+    weights in its forward pass) both reduce with it.
+    """
+    reduction = loss.reduction
+    weights = None
+    if sample_weight is not None:
+        weights = ops.cast(as_tensor(sample_weight), dtype)
+        _, weights = squeeze_or_expand_to_same_rank(ops.zeros(shape, dtype), weights)
+        weights = ops.broadcast_to(weights, shape)
+    entries = count = _entry_count(shape, dtype)
+    if mask is not None:
+        count = ops.sum(ops.cast(mask, dtype))
+        if reduction in AVERAGING_REDUCTIONS:
+            mask_weight = ops.where(ops.cast(mask, "bool"), ops.divide_no_nan(entries, count), ops.zeros((), dtype))
+        else:
+            mask_weight = ops.cast(mask, dtype)
+        weights = mask_weight if weights is None else weights * mask_weight
+    if reduction in (None, "none"):
+        return weights, False
+    if weights is None:
+        weights = ops.ones(shape, dtype)
+    if reduction == "sum":
+        return weights, True
+    if reduction == "mean_with_sample_weight" and (sample_weight is not None or mask is not None):
+        divisor = ops.sum(weights)
+    else:
+        divisor = entries
+    scale = scale_loss_for_distribution(ops.divide_no_nan(ops.ones((), dtype), divisor))
+    if loss.mean_over_global_batch:
+        num_replicas, global_count = replicas_and_global_sum(ops.stop_gradient(count))
+        if num_replicas > 1:  # no valid entry anywhere: every replica's count is 0, and so is the scale
+            safe = ops.where(global_count > 0, global_count, ops.ones_like(global_count))
+            scale = scale * (count * num_replicas / safe)
+    return weights * scale, True
 
 
 @functools.cache
@@ -62,22 +125,38 @@ class ClassificationLoss(keras.losses.Loss):
         return {name: getattr(self, name) for name in hyper_parameter_names(self.fn)}
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        from keras_losses import loss_head  # imports the loss modules
-
-        head = loss_head.head_of(y_pred)
-        if head is None:
-            return super().__call__(y_true, y_pred, sample_weight=sample_weight)
-        # The hidden states a `LossHead` returns in training: the loss in chunks, reduced as Keras reduces.
+        """Keras' `Loss.__call__`, reduced by `reduction_weights`; logits with a `chunked_source` in chunks."""
+        mask = get_keras_mask(y_pred)
+        source = chunked_source(y_pred)
         with keras.name_scope(self.name):
-            return head.loss_value(self, y_true, y_pred, sample_weight)
+            if source is not None:
+                return source.loss_value(self, y_true, sample_weight, mask)
+            values = self.call(as_tensor(y_true, self.dtype), as_tensor(y_pred, self.dtype))
+            values_mask = get_keras_mask(values)
+            if values_mask is not None:
+                mask = values_mask if mask is None else ops.logical_and(ops.cast(mask, "bool"), values_mask)
+            values = ops.cast(values, self.dtype)
+            if len(values.shape) == 0:  # as Keras: a scalar is returned as it is
+                return values
+            weights, scalar = reduction_weights(self, ops.shape(values), mask, sample_weight, self.dtype)
+            if weights is not None:
+                values = values * weights
+            return ops.sum(values) if scalar else values
 
     def call(self, y_true, y_pred):
-        prediction_mask = get_keras_mask(y_pred)
         with warnings_of(self):
-            values = self.fn(y_true, y_pred, **self.hyper_parameters())
-        if self.mean_over_global_batch:
-            values = _rescale_to_global_mean(values, prediction_mask)
-        return values
+            return self.fn(y_true, y_pred, **self.hyper_parameters())
+
+    def row_kernel(self, classes):
+        """`f(rows [M, V], ids [M, 1]) -> (value [M, 1], gradient)`: the loss on logits, per row, with its
+        closed-form gradient (`gradient(upstream [M, 1]) -> upstream * dl/dz [M, V]`), for `classes` = V.
+
+        What the loss head (`keras_losses.chunked_loss`) computes each chunk with; each loss of the package
+        defines it next to its function form. A subclass without one cannot be computed in chunks.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} defines no `row_kernel`, so it cannot be computed in chunks by a loss head."
+        )
 
     def get_config(self):
         return {
@@ -91,28 +170,3 @@ class ClassificationLoss(keras.losses.Loss):
         arguments = {**self.hyper_parameters(), "mean_over_global_batch": self.mean_over_global_batch}
         arguments = ", ".join(f"{key}={value!r}" for key, value in arguments.items())
         return f"{type(self).__name__}({arguments}, reduction={self.reduction!r})"
-
-
-def _rescale_to_global_mean(values, prediction_mask):
-    """Scales `values` so that Keras' masked, per-replica mean becomes the mean over the global batch.
-
-    Keras divides each replica's sum by its own valid count `n_r` and by the number of replicas `R`, then
-    sums the replicas' gradients; multiplying by `n_r * R / N` (`N`: the global valid count) turns that into
-    `sum / N`. On one device `n_r * R / N = 1`.
-    """
-    values_mask = get_keras_mask(values)
-    masks = [ops.cast(m, "bool") for m in (values_mask, prediction_mask) if m is not None]
-    if not masks:
-        local_count = ops.cast(ops.size(values), values.dtype)
-    else:
-        valid = masks[0] if len(masks) == 1 else ops.logical_and(*masks)
-        local_count = ops.sum(ops.cast(valid, values.dtype))
-    num_replicas, global_count = replicas_and_global_sum(ops.stop_gradient(local_count))
-    if num_replicas == 1:
-        return values
-    # No valid entry anywhere: every replica's count is 0 and so is the scale.
-    safe_count = ops.where(global_count > 0, global_count, ops.ones_like(global_count))
-    rescaled = values * (local_count * num_replicas / safe_count)
-    if values_mask is not None:
-        set_keras_mask(rescaled, values_mask)
-    return rescaled

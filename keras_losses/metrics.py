@@ -7,6 +7,8 @@ loads with `keras.models.load_model` after `import keras_losses` alone.
 import keras
 from keras import ops
 
+from keras_losses.loss_head import predicted_ids_of
+
 
 @keras.saving.register_keras_serializable(package="keras_losses")
 class MaskedTokenAccuracy(keras.metrics.Mean):
@@ -17,8 +19,8 @@ class MaskedTokenAccuracy(keras.metrics.Mean):
     Keras' `SparseCategoricalAccuracy` counts padding positions; this metric leaves them out of the mean,
     as the losses' `ignore_class` does.
 
-    Given the hidden states a `keras_losses.LossHead(training_predictions=True)` returns in training, it
-    reads the argmax of the head's logits that the head computed in chunks of tokens.
+    Given the logits of a `keras_losses.LossHead(training_predictions=True)` in training, it reads the argmax
+    that the head computed in chunks of tokens (so that a compiled step need not compute the logits).
 
     Args:
         ignore_class: integer label id left out (the padding id). Defaults to 0.
@@ -42,15 +44,8 @@ class MaskedTokenAccuracy(keras.metrics.Mean):
         self.ignore_class = ignore_class
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        from keras_losses.loss_head import training_predictions_of
-
         y_true = ops.cast(y_true, "int32")
-        from_head, predicted = training_predictions_of(y_pred)  # a `LossHead`'s hidden states in training
-        if from_head and predicted is None:
-            raise ValueError(
-                "MaskedTokenAccuracy received the hidden states of a `LossHead` in training: construct the head "
-                "with `training_predictions=True`, so that it computes the argmax of its logits."
-            )
+        predicted = predicted_ids_of(y_pred)
         if predicted is None:
             predicted = ops.argmax(y_pred, axis=-1)
         correct = ops.cast(ops.equal(ops.cast(predicted, "int32"), y_true), self.dtype)

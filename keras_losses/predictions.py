@@ -3,6 +3,11 @@
 Softmax outputs are recognised as Keras' cross-entropies recognise them (see `_keras_private.softmax_logits`):
 on TensorFlow and PyTorch; on JAX never (as in Keras' JAX cross-entropies), so that eager and `jax.jit`
 values agree.
+
+Every prediction reaches a kernel through `read_predictions`, which reads `y_pred` and the softmax's input
+alike with `inputs.as_tensor`: `keras.activations.softmax(v)` keeps its input `v` itself as the output's
+`_keras_logits`, so for a variable `v` the logits are a variable too (a `tf.Variable` has no `ndim`, and
+`tf.custom_gradient` refuses a `keras.Variable` among its inputs).
 """
 
 import keras
@@ -25,14 +30,20 @@ def upcast(x):
     return x
 
 
+def read_predictions(y_pred):
+    """`(y_pred, the input of the softmax that produced it, or None)`, both read as tensors (`as_tensor`)."""
+    y_pred = as_tensor(y_pred)
+    logits = softmax_logits(y_pred)
+    return y_pred, None if logits is None else as_tensor(logits)
+
+
 def resolve_logits(y_pred, from_logits, loss_name):
     """`(y_pred, from_logits)`, with a softmax output swapped for the softmax's input and `from_logits=True`.
 
     This is Keras' handling of softmax outputs in its cross-entropies: the loss is computed from the
     logits, exact where `log(softmax)` would underflow.
     """
-    y_pred = as_tensor(y_pred)
-    logits = softmax_logits(y_pred)
+    y_pred, logits = read_predictions(y_pred)
     if logits is None:
         return upcast(without_cached_logits(y_pred)), from_logits
     if from_logits:
@@ -47,8 +58,7 @@ def resolve_logits(y_pred, from_logits, loss_name):
 
 def raw_outputs_or_softmax_input(y_pred, loss_name):
     """Squentropy's `y_pred`: the raw outputs; given a softmax output, it warns and returns the softmax's input."""
-    y_pred = as_tensor(y_pred)
-    logits = softmax_logits(y_pred)
+    y_pred, logits = read_predictions(y_pred)
     if logits is None:
         return upcast(without_cached_logits(y_pred))
     warn_user(
@@ -61,8 +71,8 @@ def raw_outputs_or_softmax_input(y_pred, loss_name):
 
 def check_raw_outputs(y_pred, loss_name):
     """The square loss's `y_pred`, as given; warns when it is the output of a softmax."""
-    y_pred = as_tensor(y_pred)
-    if softmax_logits(y_pred) is not None:
+    y_pred, logits = read_predictions(y_pred)
+    if logits is not None:
         warn_user(
             loss_name,
             "is computed on raw outputs (the paper's square loss has no softmax), but `y_pred` is the output "

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_losses.fused_squares import sparse_sum_of_squares
+from keras_losses.fused_squares import sparse_sum_of_squares, squares_rows
 from keras_losses.labels import divide_by, num_classes, reciprocal, standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import check_raw_outputs
@@ -124,3 +124,23 @@ class SquareLoss(ClassificationLoss):
     ):
         super().__init__(mean_over_global_batch=mean_over_global_batch, reduction=reduction, name=name, dtype=dtype)
         self.k, self.m, self.label_smoothing, self.ignore_class = _check(k, m, label_smoothing, ignore_class)
+
+    def row_kernel(self, classes):
+        """The per-row kernel on logits (`ClassificationLoss.row_kernel`): `fused_squares.squares_rows`, averaged
+        over the classes."""
+        s, k, m = self.label_smoothing, self.k, self.m
+        share = s / classes
+        true_q = 1.0 - s + share
+
+        def rows_fn(rows, ids):
+            value, gradient = squares_rows(
+                rows,
+                ids,
+                true_weight=1.0 + (k - 1.0) * true_q,
+                true_target=m * true_q,
+                other_weight=1.0 + (k - 1.0) * share,
+                other_target=m * share if s else None,
+            )
+            return value / classes, lambda upstream: gradient(upstream / classes)
+
+        return rows_fn

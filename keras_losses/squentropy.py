@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_losses.fused_softmax import sparse_softmax_loss
+from keras_losses.fused_softmax import softmax_rows, sparse_softmax_loss
 from keras_losses.labels import num_classes, reciprocal, standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import raw_outputs_or_softmax_input
@@ -99,3 +99,11 @@ class Squentropy(ClassificationLoss):
     ):
         super().__init__(mean_over_global_batch=mean_over_global_batch, reduction=reduction, name=name, dtype=dtype)
         self.label_smoothing, self.ignore_class = check_label_arguments(label_smoothing, ignore_class)
+
+    def row_kernel(self, classes):
+        """The per-row kernel on logits (`ClassificationLoss.row_kernel`): `fused_softmax.softmax_rows` with the
+        square term."""
+        weight = 1.0 / (classes - 1)
+        return lambda rows, ids: softmax_rows(
+            rows, ids, classes, label_smoothing=self.label_smoothing, square_weight=weight
+        )

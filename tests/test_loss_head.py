@@ -154,7 +154,8 @@ def test_one_hot_labels_and_probability_losses_are_refused():
 
 
 def test_default_chunk_size():
-    assert default_chunk_size(32000) == 128 and default_chunk_size(128000) == 32 and default_chunk_size(50) == 4096
+    assert default_chunk_size(32000) == 128 and default_chunk_size(128000) == 64 and default_chunk_size(256000) == 64
+    assert default_chunk_size(50) == 4096
 
 
 TOKENS = np.array([[3, 5, 2, 7, 1, 4], [2, 2, 6, 1, 3, 0], [5, 1, 0, 0, 0, 0], [4, 0, 0, 0, 0, 0]])
@@ -211,10 +212,121 @@ def test_fit_predict_evaluate_and_save_equal_the_dense_head(tmp_path):
     np.testing.assert_allclose(loaded.predict(TOKENS, verbose=0), untrained.predict(TOKENS, verbose=0), rtol=1e-6)
 
 
-def test_accuracy_without_training_predictions_raises():
-    hidden = keras_losses.LossHead(V, name="logits")(ops.convert_to_tensor(HIDDEN), training=True)
-    with pytest.raises(ValueError, match="training_predictions=True"):
-        keras_losses.metrics.MaskedTokenAccuracy()(LABELS, hidden)
+def test_a_kernel_stored_as_an_embedding_matrix_equals_the_plain_head():
+    loss = keras_losses.EncouragingLoss(from_logits=True, label_smoothing=0.1, ignore_class=0)
+    expected = _value_and_gradients(_plain(loss, MASK, SAMPLE_WEIGHT), (HIDDEN, KERNEL, BIAS))
+
+    def transposed(hidden, embeddings, bias):
+        return keras_losses.chunked_loss(
+            loss,
+            LABELS,
+            _masked(hidden, MASK),
+            embeddings,
+            bias,
+            SAMPLE_WEIGHT,
+            chunk_size=CHUNK,
+            transpose_kernel=True,
+        )
+
+    got = _value_and_gradients(transposed, (HIDDEN, KERNEL.T.copy(), BIAS))
+    for name, a, b in zip(("value", "hidden", "kernel", "bias"), expected, got):
+        np.testing.assert_allclose(b.T if name == "kernel" else b, a, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def _classifier(head, loss, metrics=(), between=None):
+    """d = 8 inputs -> Dense(V) or LossHead(V) (-> `between`): the issue's new user, 64 examples, V = 50."""
+    keras.utils.set_random_seed(1)
+    inputs = keras.Input((8,))
+    layer = keras_losses.LossHead(V, chunk_size=16) if head else keras.layers.Dense(V)
+    outputs = layer(inputs)
+    if between is not None:
+        outputs = between(outputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(keras.optimizers.SGD(0.1), loss=loss, metrics=list(metrics))
+    return model
+
+
+FEATURES = np.random.default_rng(2).normal(size=(64, 8)).astype("float32")
+CLASS_IDS = np.random.default_rng(3).integers(0, V, size=64)
+#: What else may receive the head's training output: a Keras loss, a layer between the head and the loss, a
+#: metric of the logits (each: loss, metrics, layer after the head).
+RECEIVERS = {
+    "keras_loss": (lambda: keras.losses.SparseCategoricalCrossentropy(from_logits=True), (), None),
+    "layer_between": (
+        lambda: keras_losses.CrossEntropy(from_logits=True),
+        (),
+        lambda: keras.layers.Lambda(lambda t: t * 1.0),
+    ),
+    "logits_metric": (
+        lambda: keras_losses.CrossEntropy(from_logits=True),
+        (
+            lambda: keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            lambda: keras.metrics.SparseTopKCategoricalAccuracy(k=5, name="top5"),
+            lambda: keras_losses.metrics.MaskedTokenAccuracy(ignore_class=-1, name="token_accuracy"),
+        ),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("receiver", sorted(RECEIVERS))
+def test_whatever_else_receives_the_training_output_gets_the_logits(receiver, monkeypatch):
+    """The issue's three cases: trained as with `Dense(V)` (the same losses, metrics and weights), where the
+    head's hidden states were read as 8-class logits (JAX: fit 0.311 where the plain head has 4.068)."""
+    loss, metrics, between = RECEIVERS[receiver]
+    calls = []
+    chunked = keras_losses.loss_head.chunked_loss
+    monkeypatch.setattr(keras_losses.loss_head, "chunked_loss", lambda *a, **k: calls.append(1) or chunked(*a, **k))
+    histories, weights = [], []
+    for head in (False, True):
+        layer = None if between is None else between()
+        model = _classifier(head, loss(), [m() for m in metrics], layer)
+        histories.append(model.fit(FEATURES, CLASS_IDS, batch_size=16, epochs=2, shuffle=False, verbose=0).history)
+        weights.append(model.get_weights())
+    plain, chunked_history = histories
+    assert set(plain) == set(chunked_history)
+    for key in plain:
+        np.testing.assert_allclose(chunked_history[key], plain[key], rtol=1e-5, err_msg=key)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    # The package's loss on the head's own logits is computed in chunks; through a layer, from the logits.
+    assert bool(calls) == (receiver == "logits_metric")
+
+
+def test_the_intended_use_trains_as_the_plain_head_in_chunks(monkeypatch):
+    calls = []
+    chunked = keras_losses.loss_head.chunked_loss
+    monkeypatch.setattr(keras_losses.loss_head, "chunked_loss", lambda *a, **k: calls.append(1) or chunked(*a, **k))
+    runs = []
+    for head in (False, True):
+        model = _classifier(head, keras_losses.CrossEntropy(from_logits=True))
+        runs.append(
+            model.fit(FEATURES, CLASS_IDS, batch_size=16, epochs=1, verbose=0, shuffle=False).history["loss"][0]
+        )
+        runs.append(model.evaluate(FEATURES, CLASS_IDS, verbose=0))
+    np.testing.assert_allclose(runs[2:], runs[:2], rtol=1e-5)
+    assert 4.0 < runs[0] < 4.2 and calls  # ln(50) = 3.9: not the 8-class reading (0.311)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="XLA's compiled program, read on JAX")
+def test_a_compiled_step_never_computes_the_logits():
+    import jax
+
+    head = keras_losses.LossHead(V, chunk_size=CHUNK)
+    head.build((B, T, D))
+    loss = keras_losses.CrossEntropy(from_logits=True)
+
+    def step(kernel, bias, hidden):
+        def value(kernel, bias, hidden):
+            with keras.StatelessScope(state_mapping=[(head.kernel, kernel), (head.bias, bias)]):
+                return loss(LABELS, head(hidden, training=True))
+
+        return jax.value_and_grad(value, argnums=(0, 1, 2))(kernel, bias, hidden)
+
+    arguments = (head.kernel.value, head.bias.value, HIDDEN)
+    hlo = jax.jit(step).lower(*arguments).compile().as_text()
+    assert f"f32[{CHUNK},{V}]" in hlo and f"[{B},{T},{V}]" not in hlo and f"[{B * T},{V}]" not in hlo
+    np.testing.assert_allclose(float(jax.jit(step)(*arguments)[0]), float(loss(LABELS, head(HIDDEN))), rtol=1e-5)
 
 
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's")
@@ -229,3 +341,55 @@ def test_two_replicas_with_unequal_padding_equal_one_device():
     for a, b in zip(one_device, mirrored):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     assert tf.distribute.get_strategy().num_replicas_in_sync == 1
+
+
+class _PlainTiedLogits(keras.layers.Layer):
+    """The plain tied head: `inputs @ embeddings^T`, as keras-hub's `ReversibleEmbedding(reverse=True)`."""
+
+    def __init__(self, embedding):
+        super().__init__()
+        self.embedding, self.supports_masking = embedding, True
+
+    def call(self, inputs):
+        return ops.matmul(inputs, ops.transpose(self.embedding.embeddings))
+
+
+def _tied_model(head):
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None,), dtype="int32")
+    embedding = keras.layers.Embedding(V, D, mask_zero=True)
+    hidden = keras.layers.Dense(D, activation="tanh")(embedding(inputs))
+    if head:
+        logits = keras_losses.TiedLossHead(embedding, chunk_size=CHUNK)(hidden)
+    else:
+        logits = _PlainTiedLogits(embedding)(hidden)
+    model = keras.Model(inputs, logits)
+    model.compile(
+        keras.optimizers.SGD(0.5),
+        loss=keras_losses.EncouragingLoss(from_logits=True, label_smoothing=0.1, ignore_class=0),
+    )
+    return model, embedding
+
+
+def test_a_tied_head_trains_the_shared_matrix_as_the_plain_tied_model():
+    runs = []
+    for head in (False, True):
+        model, embedding = _tied_model(head)
+        assert len(model.trainable_weights) == 3  # the embedding once, the Dense layer's kernel and bias
+        before = ops.convert_to_numpy(embedding.embeddings)
+        history = model.fit(TOKENS, TARGETS, batch_size=4, epochs=2, shuffle=False, verbose=0).history
+        runs.append((history["loss"], model.get_weights(), ops.convert_to_numpy(embedding.embeddings) - before))
+    (plain_loss, plain_weights, plain_step), (head_loss, head_weights, head_step) = runs
+    np.testing.assert_allclose(head_loss, plain_loss, rtol=1e-5)
+    for a, b in zip(plain_weights, head_weights):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(head_step, plain_step, rtol=1e-4, atol=1e-6)
+    # Both uses moved the matrix: rows of the input tokens (lookup) and of every class (head).
+    moved = np.abs(head_step).sum(axis=1) > 0
+    assert moved[np.unique(TOKENS[TOKENS > 0])].all() and moved[np.unique(TARGETS[TARGETS > 0])].all()
+
+
+def test_a_tied_head_is_not_saved_in_a_keras_file():
+    model, _ = _tied_model(True)
+    with pytest.raises(NotImplementedError, match="save_weights"):
+        model.get_config()

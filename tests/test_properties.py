@@ -259,6 +259,46 @@ def test_function_values_and_gradients_match_the_reference(case, dtype, predicti
     )
 
 
+def variable_kinds():
+    return [kind for kind in prediction_kinds() if "Variable" in kind]
+
+
+@given(
+    case=cases(names=SOFTMAX_LOSSES),
+    dtype=st.sampled_from(("float32", "float64")),
+    variable_kind=st.sampled_from(variable_kinds()),
+)
+def test_softmax_outputs_of_variables_match_the_reference(case, dtype, variable_kind):
+    """`keras.activations.softmax(v)` of a variable `v` (whose output keeps `v` itself as its `_keras_logits`),
+    given to the loss with `from_logits=False`: values and the gradient reaching `v` equal the reference of the
+    logits `v` (on JAX through the probabilities, as Keras' JAX cross-entropies: the same values)."""
+    case.arguments["from_logits"] = False
+    fn, arguments = FUNCTIONS[case.name], case.arguments
+    variable = as_kind(cast(case.z, dtype), variable_kind)
+    rounded = as_float64(cast(case.z, dtype))
+    on_logits = Case(case.name, {**arguments, "from_logits": True}, rounded, case.form, case.ids, case.q)
+    expected = reference_values(on_logits, rounded)
+    weights = np.linspace(0.5, 1.5, case.z[..., 0].size).reshape(case.z.shape[:-1])
+
+    def weighted(v):
+        per_example = fn(case.y_true(), keras.activations.softmax(v, axis=-1), **arguments)
+        return per_example * ops.cast(weights, per_example.dtype)
+
+    values = as_float64(fn(case.y_true(), keras.activations.softmax(variable, axis=-1), **arguments))
+    tolerance = 200 * ROUNDOFF[dtype]
+    p = np.exp(ref.log_softmax(rounded))
+    scale = 1.0 + np.abs(expected).max() + 1.0 / max(1.0 - p.max(), 1e-5)
+    np.testing.assert_allclose(values, expected, rtol=tolerance, atol=tolerance * scale)
+    expected_gradient = reference_gradient(on_logits, rounded, weights)
+    tolerance = max(ROUNDOFF[dtype] * 4, 1e-5) * (10 if BACKEND == "jax" else 1)  # JAX: through log(softmax)
+    np.testing.assert_allclose(
+        np.asarray(gradient_through_variable(weighted, variable), np.float64),
+        expected_gradient,
+        rtol=tolerance,
+        atol=tolerance * max(1.0, np.abs(expected_gradient).max()),
+    )
+
+
 def reduce(values, reduction, sample_weight=None, mask=None):
     """Keras' reductions (KERAS_NOTES.md), in float64: a mask makes "mean" and "sum_over_batch_size" means over
     the valid entries; "mean_with_sample_weight" divides by the sum of the (masked) weights; 0 / 0 is 0."""
