@@ -17,6 +17,7 @@ CORE_TESTS = [
     "test_inputs.py",
     "test_keras_integration.py",
     "test_keras_private.py",
+    "test_language_models.py",
     "test_loss_head.py",
     "test_losses.py",
     "test_mean_over_global_batch.py",

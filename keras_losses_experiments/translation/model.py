@@ -31,9 +31,10 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
     `preset` (a `TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout.
     Inputs `encoder_inputs` and `decoder_inputs` (token ids, at most `sequence_length` each); output: logits
     over the target vocabulary at every decoder position (float32 under mixed precision too). `head` (one of
-    `HEADS`) is the logits layer: `"chunked"`, `keras_losses.LossHead` (in training, the hidden states
-    from which the package's losses compute the loss in chunks; it computes the argmax of the logits for the
-    training token accuracy too), or `"dense"`, `keras.layers.Dense`. Both have the same weights (`kernel`,
+    `HEADS`) is the logits layer: `"chunked"`, `keras_losses.LossHead` (in training, logits that carry the
+    hidden states from which the package's losses compute the loss in chunks, the unused logits dropped by the
+    compiled step; it computes the argmax of the logits for the training token accuracy in chunks too), or
+    `"dense"`, `keras.layers.Dense`. Both have the same weights (`kernel`,
     `bias`), drawn the same for the same seed.
     """
     import keras_hub
