@@ -129,7 +129,7 @@ def main(argv=None):
     except ConfigError as error:
         command.error(flags.usage(error))
     except DataError as error:
-        command.exit(2, f"{command.prog}: error: {error}\n")
+        command.exit(2, f"{command.prog}: error: {flags.usage(error)}\n")
     except LostProcess as error:
         command.exit(1, f"{command.prog}: error: {error}\n")
     from keras_losses_experiments.comparison import report

@@ -23,7 +23,16 @@ class ConfigError(ExperimentError, ValueError):
 
 
 class DataError(ExperimentError, ValueError):
-    """Data that cannot be used as given; the message names the file (or data set) and the problem."""
+    """Data that cannot be used as given; the message names the file (or data set) and the problem.
+
+    Attributes:
+        field: the setting the problem is about, where one is (`"test_fraction"`: the data has its own test
+            split), else None; the command line names its flag.
+    """
+
+    def __init__(self, message, field=None):
+        super().__init__(message)
+        self.field = field
 
 
 class LostProcess(ExperimentError, RuntimeError):

@@ -297,8 +297,11 @@ def check_value(field, value):
 
 
 def usage(error):
-    """The command line's message of a `ConfigError`: `--flag: problem`."""
-    return f"{option(error.field)}: {error.problem}"
+    """The command line's message of a `ConfigError`: `--flag: problem`; of a `DataError`: its message, with
+    the flag of its field (if any) after it."""
+    if isinstance(error, ConfigError):
+        return f"{option(error.field)}: {error.problem}"
+    return f"{error} ({option(error.field)})" if error.field else str(error)
 
 
 # --- the loss of the example programs' flags ----------------------------------------------------------------

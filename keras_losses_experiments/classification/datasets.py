@@ -123,7 +123,7 @@ def digits(validation_fraction=0.0):
     digits = load_digits()
     images = (digits.images / 16.0).astype("float32")[..., None]
     labels = digits.target.astype("int32")
-    train, test = user_data.stratified_split("digits", labels, 0.2, "the test split")
+    train, test = user_data.stratified_split("digits", labels, 0.2)
     arrays = user_data.Arrays(
         images[train],
         labels[train],
@@ -143,9 +143,7 @@ def from_arrays(name, arrays, validation_fraction=0.0):
     x, y = arrays.x_train, arrays.y_train
     validation = None
     if validation_fraction:
-        kept, held = user_data.stratified_split(
-            name, y, _held_out(validation_fraction, len(y)), "--validation-fraction"
-        )
+        kept, held = user_data.stratified_split(name, y, _held_out(validation_fraction, len(y)), "validation_fraction")
         validation = tf.data.Dataset.from_tensor_slices((x[held], y[held]))
         x, y = x[kept], y[kept]
     return Examples(
@@ -173,7 +171,7 @@ def from_folder(folder, image_size=None, validation_fraction=0.0):
     train_files, train_labels, validation_files = folder.train_files, folder.train_labels, []
     if validation_fraction:
         kept, held = user_data.stratified_split(
-            folder.root, train_labels, _held_out(validation_fraction, len(train_labels)), "--validation-fraction"
+            folder.root, train_labels, _held_out(validation_fraction, len(train_labels)), "validation_fraction"
         )
         validation_files = [train_files[i] for i in held]
         train_files, train_labels = [train_files[i] for i in kept], train_labels[kept]

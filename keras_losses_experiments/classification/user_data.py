@@ -86,7 +86,7 @@ def read_npz(path, test_fraction=None):
     if "x_test" not in arrays:
         return _hold_out(path, x_train, y_train, None, test_fraction)
     if test_fraction is not None:
-        raise DataError(f"{path}: has its own test split (x_test, y_test); --test-fraction does not apply")
+        raise DataError(f"{path}: has its own test split (x_test, y_test): no test fraction applies", "test_fraction")
     x_test = _features(path, "x_test", arrays["x_test"])
     y_test = _labels(path, "y_test", arrays["y_test"], len(x_test))
     if x_test.shape[1:] != x_train.shape[1:]:
@@ -112,7 +112,7 @@ def read_csv(path, label_column="label", test_fraction=None):
         raise DataError(f"{path}: expected a header row and at least one example row")
     header, body = [name.strip() for name in rows[0]], rows[1:]
     if label_column not in header:
-        raise DataError(f"{path}: no column {label_column!r} (--label-column); the columns are: {', '.join(header)}")
+        raise DataError(f"{path}: no column {label_column!r}; the columns are: {', '.join(header)}", "label_column")
     for number, row in enumerate(body, start=2):
         if len(row) != len(header):
             raise DataError(f"{path}: row {number} has {len(row)} fields, the header {len(header)}")
@@ -213,14 +213,15 @@ def _check_classes(path, y_train):
 
 def _hold_out(path, x, y, class_names, test_fraction):
     num_classes = _check_classes(path, y)
-    train, test = stratified_split(path, y, test_fraction or DEFAULT_TEST_FRACTION, "--test-fraction")
+    train, test = stratified_split(path, y, test_fraction or DEFAULT_TEST_FRACTION, "test_fraction")
     names = class_names or _ids(num_classes)
     return Arrays(x[train], y[train], x[test], y[test], names, _kind(x), held_out=True)
 
 
-def stratified_split(path, labels, held_out, flag):
+def stratified_split(path, labels, held_out, field=None):
     """Indices (kept, held out), seeded: `held_out` (a fraction, or a count from 1 up) of the examples, each
-    class held out in proportion (largest remainders), with at least one example of it on each side.
+    class held out in proportion (largest remainders), with at least one example of it on each side. `field`:
+    the setting that asked for `held_out` (`DataError.field`), None for a fixed split.
 
     NumPy rather than scikit-learn's `train_test_split`, whose import (about 2 s) would delay every error.
     """
@@ -228,9 +229,9 @@ def stratified_split(path, labels, held_out, flag):
     count = max(int(held_out if held_out >= 1 else round(held_out * len(labels))), len(classes))
     if len(labels) - count < len(classes) or counts.min() < 2:
         raise DataError(
-            f"{path}: cannot hold out {held_out:g} of the {len(labels)} examples ({flag}) with every "
-            f"one of the {len(classes)} classes on both sides (the smallest class has {counts.min()} "
-            "examples)"
+            f"{path}: cannot hold out {held_out:g} of the {len(labels)} examples with every one of the "
+            f"{len(classes)} classes on both sides (the smallest class has {counts.min()} examples)",
+            field,
         )
     share = counts * count / len(labels)
     per_class = np.clip(np.floor(share).astype(int), 1, counts - 1)
@@ -257,7 +258,7 @@ def read_folder(root, test_fraction=None):
     subfolders = _class_folders(root)
     if set(subfolders) == {"train", "test"}:
         if test_fraction is not None:
-            raise DataError(f"{root}: has its own test/ folder; --test-fraction does not apply")
+            raise DataError(f"{root}: has its own test/ folder: no test fraction applies", "test_fraction")
         class_names, train_files, train_labels, skipped = _index(root / "train")
         test_names, test_files, test_labels, test_skipped = _index(root / "test")
         if test_names != class_names:
@@ -271,7 +272,7 @@ def read_folder(root, test_fraction=None):
         )
     class_names, files, labels, skipped = _index(root)
     kind = _folder_kind(root, files)
-    train, test = stratified_split(root, labels, test_fraction or DEFAULT_TEST_FRACTION, "--test-fraction")
+    train, test = stratified_split(root, labels, test_fraction or DEFAULT_TEST_FRACTION, "test_fraction")
     return Folder(
         root,
         kind,

@@ -95,7 +95,7 @@ def test_usage_errors_name_the_flag(arguments, message, capsys):
         (["--data", "{d}/d.npz", "--dataset", "digits"], "--data: give --dataset or --data, not both"),
         (
             ["--data", "{d}/d.npz", "--test-fraction", "0.5"],
-            ("d.npz: has its own test split (x_test, y_test); --test-fraction does not apply"),
+            ("d.npz: has its own test split (x_test, y_test): no test fraction applies (--test-fraction)"),
         ),
         (
             ["--data", "{d}/d.npz", "--model", "cnn"],

@@ -52,11 +52,12 @@ MALFORMED = {
     "unreadable npz": (lambda p: text_file(p / "d.npz", "not a zip"), "d.npz: cannot read it as a .npz archive"),
     "too few to hold out": (
         lambda p: npz(p / "d.npz", x_train=X[:3], y_train=np.array([0, 1, 1])),
-        "cannot hold out 0.2 of the 3 examples (--test-fraction) with every one of the 2 classes on both sides",
+        "cannot hold out 0.2 of the 3 examples with every one of the 2 classes on both sides (the smallest class has 1 "
+        "examples) (--test-fraction)",
     ),
     "csv without the label column": (
         lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS, "a,b,c")),
-        "no column 'label' (--label-column); the columns are: a, b, c",
+        "no column 'label'; the columns are: a, b, c (--label-column)",
     ),
     "csv non-numeric feature": (
         lambda p: text_file(p / "d.csv", csv_text(GOOD_ROWS[:4] + ["1,x,0"] + GOOD_ROWS[5:])),
@@ -184,7 +185,7 @@ def test_folder_with_train_and_test_keeps_its_split(tmp_path):
 @pytest.mark.parametrize("held_out", [0.1, 0.25, 0.5, 7])
 def test_stratified_split_keeps_the_class_shares(held_out):
     labels = np.repeat([0, 1, 2, 3], [40, 25, 9, 2])
-    kept, held = user_data.stratified_split("x", labels, held_out, "--flag")
+    kept, held = user_data.stratified_split("x", labels, held_out)
     count = held_out if held_out >= 1 else round(held_out * len(labels))
     assert len(held) == max(count, 4) and sorted(np.concatenate([kept, held]).tolist()) == list(range(76))
     shares = np.bincount(labels[held], minlength=4)
@@ -198,3 +199,18 @@ def test_fingerprint_changes_with_the_data(tmp_path):
     before = user_data.fingerprint(path)
     npz(path, x_train=X + 1, y_train=Y)
     assert user_data.fingerprint(path) != before
+
+
+def test_data_errors_name_the_setting_by_its_field_and_the_command_line_by_its_flag(tmp_path):
+    """The data layer knows settings, not flags: `DataError.field`; `keras-losses compare` adds the flag."""
+    from keras_losses_experiments import flags
+    from keras_losses_experiments.errors import DataError
+
+    npz(tmp_path / "d.npz", x_train=X, y_train=Y, x_test=X, y_test=Y)
+    with pytest.raises(DataError) as error:
+        user_data.read(tmp_path / "d.npz", test_fraction=0.5)
+    assert error.value.field == "test_fraction" and "--" not in str(error.value)
+    assert flags.usage(error.value) == f"{error.value} (--test-fraction)"
+    with pytest.raises(DataError) as error:
+        user_data.read_csv(text_file(tmp_path / "d.csv", csv_text(GOOD_ROWS, "a,b,c")), "label")
+    assert error.value.field == "label_column" and "--" not in str(error.value)
