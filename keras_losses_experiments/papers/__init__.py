@@ -42,9 +42,15 @@ class PaperPreset:
     #: (what differs from the script, its expected effect): only where Keras cannot be exact.
     differences: tuple = ()
 
-    def defaults(self):
-        """{field: value} of every flag the preset sets (the loss flags are the paper's loss)."""
-        return {name: official.value for name, official in self.flags.items()}
+    def defaults(self, fields=()):
+        """{field: value} of every flag the preset sets, with `seeds` and `losses` (the baseline and the paper's
+        loss, `keras-losses compare`'s) where `fields` (the program's flags) has them."""
+        values = {name: official.value for name, official in self.flags.items()}
+        if "seeds" in fields:
+            values["seeds"] = self.seeds.value
+        if "losses" in fields:
+            values["losses"] = f"{self.baseline.value},{self.loss.value}"
+        return values
 
 
 def presets():
@@ -72,7 +78,7 @@ def table(preset):
     settings |= {f"--{name.replace('_', '-')}": official for name, official in preset.flags.items()}
     for name, official in settings.items():
         value = ", ".join(map(str, official.value)) if isinstance(official.value, tuple) else official.value
-        rows.append(f"| {name} | `{value}` | {official.source} |")
+        rows.append(f"| {name} | {'off' if value is None else f'`{value}`'} | {official.source} |")
     return "\n".join(rows) + "\n"
 
 
@@ -88,8 +94,9 @@ def parse(parser, argv, program):
     if name is None or name not in presets():
         return parser.parse_args(argv), None, {}
     preset = get(name, program)
-    defaults = preset.defaults()
-    missing = sorted(set(defaults) - {action.dest for action in parser._actions})
+    fields = {action.dest for action in parser._actions}
+    defaults = preset.defaults(fields)
+    missing = sorted(set(defaults) - fields)
     if missing:
         raise ConfigError("preset", f"{name} sets {', '.join(map(flags.option, missing))}, which {program} lacks")
     for field_name, value in defaults.items():

@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
                 plan = compare.prepare(chosen)
                 task = tasks.make_task(chosen, plan.data, compare.strategy_for(chosen), folder / "work")
                 keras.utils.set_random_seed(0)
-                runs = runner.pending(RunStore(folder / "no-runs"), chosen.specs, chosen.seeds)
+                runs = runner.pending(RunStore(folder / "no-runs"), chosen.specs, chosen.seed_list)
                 cache[argv] = SimpleNamespace(settings=chosen, task=task, model=task.build(chosen.specs[0]), runs=runs)
             except ConfigError as error:
                 cache[argv] = flags.usage(error)
