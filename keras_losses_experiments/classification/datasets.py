@@ -429,8 +429,9 @@ def _prepared(name, source, splits, sizes, image_size, pipeline=None):
 def _resized_crop_pipeline(pipeline, size):
     """(train `(image, seed) -> image`, test `image -> image`) of the paper's pipelines (`augmentation`):
     RandomResizedCrop(size) (`train_interpolation`) + flip [+ timm's RandAugment], normalised with the pipeline's
-    statistics [+ timm's per-pixel random erasing], each draw from its own part of the example's seed. Test: resize to `int(size * 256 / 224)` (256 for 224: torchvision's `Resize(256)`,
-    the CIFAR loaders' `int(image_size * 256 / 224)`, timm's crop_pct 0.875) and center crop `size`."""
+    statistics [+ timm's per-pixel random erasing], each draw from its own part of the example's seed. Test:
+    resize to `int(size * 256 / 224)` (256 for 224: torchvision's `Resize(256)`, the CIFAR loaders'
+    `int(image_size * 256 / 224)`, timm's crop_pct 0.875) and center crop `size`."""
     from keras_losses_experiments.classification import augmentation
 
     mean, std = {
