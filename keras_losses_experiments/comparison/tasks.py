@@ -37,6 +37,7 @@ class Task:
     evaluate: object  # model -> (metrics dict, true-class probabilities of the test examples), every test example
     accuracy_log: str  # the per-epoch test accuracy in the training logs
     ema_decay: float | None = None  # --ema-decay: the moving average of the weights is validated and evaluated
+    pipeline: object = None  # image sets: the `vision.Pipeline` of the training and test images
 
 
 def global_batch_size(settings, recipe, strategy):
@@ -104,6 +105,7 @@ def classification_task(settings, data, strategy):
         evaluate,
         "val_accuracy",
         config.ema_decay,
+        config.pipeline,
     )
 
 
@@ -220,6 +222,9 @@ def make_task(settings, user_data_source, strategy, workspace):
     """The task for `settings` under `strategy` (`distribution.Strategy`); `user_data_source` is what
     `user_data.read` returned for `--data`; `workspace` is this process's folder (the output directory on
     the chief)."""
+    from keras_losses_experiments.training import distribution
+
+    distribution.set_mixed_precision(settings.mixed_precision, strategy)  # float32 without --mixed-precision
     validation = settings.validation_fraction
     if validation is None:
         validation = DEFAULT_VALIDATION_FRACTION

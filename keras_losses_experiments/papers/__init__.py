@@ -6,7 +6,7 @@ value with the file and line of the script it comes from (in `REPOSITORY`), the 
 and the seeds the script loops over. A flag given on the command line overrides the preset's value; the run
 records which (`overrides`). Where Keras cannot do exactly what the script does, `differences` says what differs
 and its expected effect; nothing else differs. `table(preset)` is the documentation's table (docs/papers.md,
-`python -m keras_losses_experiments.papers` writes it).
+`python -m keras_losses_experiments.papers` prints its generated part).
 
 Standard library only: `keras-losses --help` lists the presets without importing Keras.
 """
@@ -41,6 +41,8 @@ class PaperPreset:
     flags: dict = field(default_factory=dict)  # field of flags.FLAGS -> Official
     #: (what differs from the script, its expected effect): only where Keras cannot be exact.
     differences: tuple = ()
+    #: How long the preset takes on one and on eight GPUs: an ESTIMATE, with what it is estimated from.
+    time_estimate: str = ""
 
     def defaults(self, fields=()):
         """{field: value} of every flag the preset sets, with `seeds` and `losses` (the baseline and the paper's
@@ -107,6 +109,38 @@ def parse(parser, argv, program):
     return args, preset, overrides
 
 
+PROGRAM_COMMANDS = {
+    "image_classification": "python examples/image_classification.py",
+    "translation": "python examples/translation.py",
+}
+
+
+def section(preset):
+    """The docs' section of one preset: how to run it, its settings, what differs, how long it takes."""
+    command = PROGRAM_COMMANDS[preset.program]
+    lines = [
+        f"## `{preset.name}`: {preset.title}",
+        "",
+        f"    {command} --preset {preset.name}               # the paper's loss, its seeds",
+        f"    {command} --preset {preset.name} --loss {preset.baseline.value.partition(':')[0]}  # the baseline",
+        f"    keras-losses compare --preset {preset.name}                        # both, paired by seed",
+        "",
+        table(preset),
+    ]
+    if preset.differences:
+        lines += ["What differs from the script, and its expected effect:", ""]
+        lines += ["| differs | expected effect |", "| --- | --- |"]
+        lines += [f"| {what} | {effect} |" for what, effect in preset.differences]
+        lines.append("")
+    if preset.time_estimate:
+        lines += [f"Time (estimate, not measured): {preset.time_estimate}", ""]
+    return "\n".join(lines)
+
+
+def page():
+    """The generated part of docs/papers.md: a section per preset."""
+    return "\n".join(section(preset) for preset in presets().values())
+
+
 if __name__ == "__main__":
-    for preset in presets().values():
-        print(f"## `--preset {preset.name}`: {preset.title}\n\n{table(preset)}")
+    print(page(), end="")

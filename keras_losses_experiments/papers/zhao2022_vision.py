@@ -32,6 +32,16 @@ _LAST_BATCH = (
 )
 
 
+# The time estimates: images per second of PyTorch's (NVIDIA DeepLearningExamples-style) training on A100-class GPUs,
+# rough figures, not measured here; Keras on TensorFlow may be slower or faster. Runs of a preset are independent:
+# eight GPUs train eight (loss, seed) runs at once, or one run data-parallel.
+_CIFAR_TIME = (
+    "{images} training images at 224 px per run (50,000 x 90 epochs) plus the test set every epoch; at about 800 "
+    "images/s on one A100-class GPU (fp32) about {hours} per run, {total} for the 10 runs (2 losses x 5 seeds) "
+    "on one GPU, about {eight} on eight (one run per GPU)."
+)
+
+
 def _cifar(dataset, model):
     """A CIFAR preset: `cifar/readme.sh`, `cifar/configs/<dataset>.yaml`, `cifar/train.py` and its trainer."""
     yaml = f"cifar/configs/{dataset}.yaml"
@@ -78,6 +88,12 @@ def _cifar(dataset, model):
         baseline=Official("ce", f"cifar/readme.sh:{6 + rs}"),
         seeds=Official((1, 2, 3, 4, 5), f"cifar/readme.sh:{11 + rs}"),
         flags=flags,
+        time_estimate=_CIFAR_TIME.format(
+            images="4.5 million",
+            hours="2 h" if resnet else "2.5 h",
+            total="20 h" if resnet else "25 h",
+            eight="5 h (two rounds)" if resnet else "6 h (two rounds)",
+        ),
         differences=(
             _RESAMPLING,
             _BATCH_NORM,
@@ -102,6 +118,9 @@ IMAGENET_RESNET50 = PaperPreset(
     loss=Official("conservative_encouraging:0.75", "imagenet-resnet50/readme.sh:17"),
     baseline=Official("ce", "imagenet-resnet50/readme.sh:6"),
     seeds=Official((1, 2, 3, 4, 5), "imagenet-resnet50/readme.sh:8"),
+    time_estimate="115 million training images per run (1,281,167 x 90 epochs); at about 800 images/s on one "
+    "A100-class GPU (fp32) about 40 h per run, 17 days for the 10 runs (2 losses x 5 seeds); on eight GPUs "
+    "data-parallel (about 6,000 images/s) about 5.5 h per run, 2.5 days for the 10.",
     flags={
         "dataset": Official("imagenet2012", "imagenet-resnet50/readme.sh:12"),
         "model": Official("resnet50_v1_5", f"{_RESNET}:178"),
@@ -147,6 +166,9 @@ IMAGENET_EFFICIENTNET_B0 = PaperPreset(
     loss=Official("conservative_encouraging:0.75", f"{_B0}:18"),
     baseline=Official("ce", f"{_B0}:7"),
     seeds=Official((42,), f"{_TIMM}:239"),
+    time_estimate="577 million training images per run (1,281,167 x 450 epochs); at about 1,800 images/s on one "
+    "A100-class GPU (float16) about 90 h (4 days) per run, 8 days for the 2 runs (baseline and paper's loss, one "
+    "seed as the script runs); on eight GPUs data-parallel (about 12,000 images/s) about 14 h per run.",
     flags={
         "dataset": Official("imagenet2012", f"{_B0}:11"),
         "model": Official("efficientnet_b0_timm", f"{_B0}:11"),

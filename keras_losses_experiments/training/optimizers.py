@@ -67,9 +67,12 @@ def optimizer_with(optimizer, kind=None, momentum=None, nesterov=None, epsilon=N
     new kind keeps the momentum, Nesterov and epsilon it shares with the old one. Raises `ConfigError` naming
     the flag of a hyper-parameter the optimizer lacks."""
     fields = {"momentum": momentum, "nesterov": nesterov, "epsilon": epsilon}
-    kept = {name: getattr(optimizer, name) for name in fields if hasattr(optimizer, name)}
     target = OPTIMIZERS[kind or optimizer.kind]
-    values = {name: value for name, value in kept.items() if name in target.__dataclass_fields__}
+    if target.kind == optimizer.kind:  # every hyper-parameter kept
+        values = {name: getattr(optimizer, name) for name in target.__dataclass_fields__ if name != "kind"}
+    else:
+        kept = {name: getattr(optimizer, name) for name in fields if hasattr(optimizer, name)}
+        values = {name: value for name, value in kept.items() if name in target.__dataclass_fields__}
     for name, value in fields.items():
         if value is None:
             continue
