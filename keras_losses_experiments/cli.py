@@ -8,9 +8,10 @@ Every lower layer's `ConfigError` names a field; this command reports it as its 
 import argparse
 import sys
 
-from keras_losses_experiments import flags
+from keras_losses_experiments import flags, papers
 from keras_losses_experiments.classification.models import MODELS
 from keras_losses_experiments.classification.recipes import RECIPES
+from keras_losses_experiments.classification.vision import VISION_FLAGS
 from keras_losses_experiments.comparison import compare
 from keras_losses_experiments.comparison.settings import (
     DEFAULT_LOSSES,
@@ -26,6 +27,7 @@ from keras_losses_experiments.translation.presets import DEFAULT_HEAD, DEFAULT_P
 
 DATA_FLAGS = ("dataset", "data", "label_column", "test_fraction", "validation_fraction", "mock_data", "image_size")
 TRAINING_FLAGS = (
+    "preset",
     "model",
     "head",
     "losses",
@@ -33,12 +35,16 @@ TRAINING_FLAGS = (
     "epochs",
     "batch_size",
     "learning_rate",
+    "weight_decay",
+    "schedule",
+    "warmup_epochs",
     "label_smoothing",
     "steps_per_epoch",
     "strategy",
     "coordinator_address",
     "num_processes",
     "process_id",
+    "mixed_precision",
 )
 OUTPUT_FLAGS = ("output_dir", "overwrite", "plot", "progress")
 
@@ -78,8 +84,10 @@ def build_parser():
         command.add_argument_group("model and training"),
         TRAINING_FLAGS,
         defaults={"model": "auto", "losses": DEFAULT_LOSSES, "label_smoothing": 0.0},
-        choices={"model": ("auto", *MODELS, *TRANSLATION_MODELS)},
+        choices={"model": ("auto", *MODELS, *TRANSLATION_MODELS), "preset": tuple(papers.presets())},
         helps={
+            "preset": "none; a paper's experiment as its script runs it (docs/papers.md): every setting the script "
+            "sets becomes the default of its flag, --losses its baseline and the paper's loss, --seeds its seeds",
             "head": DEFAULT_HEAD,
             "epochs": f"the data set's recipe (digits and your data: {recipe.epochs}; CIFAR 200; ImageNet 90; "
             "translation: the preset's)",
@@ -101,6 +109,11 @@ def build_parser():
         },
     )
     flags.add(
+        command.add_argument_group("vision capabilities (CIFAR and ImageNet; docs/papers.md)"),
+        VISION_FLAGS,
+        helps={"dropout": "the model's"},
+    )
+    flags.add(
         command.add_argument_group("output"),
         OUTPUT_FLAGS,
         defaults={"output_dir": DEFAULT_OUTPUT_DIR},
@@ -110,8 +123,15 @@ def build_parser():
 
 
 def parse(argv=None):
-    """(the `compare` sub-command's parser, the `Settings` of `argv`); argparse exits on a malformed argument."""
+    """(the `compare` sub-command's parser, the `Settings` of `argv`); argparse exits on a malformed argument.
+    A paper preset's (`--preset`) settings are the defaults of their flags."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    if args.preset is not None:
+        try:
+            args, _, _ = papers.parse(args.parser, argv[argv.index(args.command) + 1 :], "compare")
+        except ConfigError as error:
+            args.parser.error(flags.usage(error))
     values = {name: value for name, value in vars(args).items() if name not in ("command", "parser")}
     return args.parser, Settings(**values)
 

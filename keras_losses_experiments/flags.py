@@ -52,6 +52,35 @@ def fraction(low_closed, high_closed):
     return check
 
 
+def seeds(text):
+    """`--seeds`: a count (`5`: seeds 0 to 4) or a comma-separated list (`1,2,3,4,5`, two or more, or one
+    followed by a comma: `7,`), as a tuple."""
+    if "," not in text:
+        return int(text)
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def seeds_check(value):
+    if isinstance(value, int):
+        return at_least(1)(value)
+    if not value or min(value) < 0 or len(set(value)) != len(value):
+        return f"must be distinct seeds >= 0. Received: {','.join(map(str, value))}"
+    return None
+
+
+def seed_values(value):
+    """The seeds `--seeds value` runs: `range(value)` for a count, the list itself otherwise."""
+    return list(range(value)) if isinstance(value, int) else list(value)
+
+
+def epoch_list(text):
+    """`30,60,80`: increasing whole epochs >= 1, as a tuple."""
+    values = tuple(int(part) for part in text.split(","))
+    if min(values) < 1 or list(values) != sorted(set(values)):
+        raise ValueError(text)
+    return values
+
+
 @dataclass(frozen=True)
 class Flag:
     """One flag: `--name-with-dashes` (or `option`), stored as `name`."""
@@ -149,10 +178,11 @@ FLAGS = {
         # the recipe
         Flag(
             "seeds",
-            int,
+            seeds,
             3,
-            "runs per loss; seed s gives every loss the same initial weights and data order",
-            at_least(1),
+            "a count N (seeds 0 to N-1) or a comma-separated list of seeds (1,2,3,4,5, as the official scripts "
+            "loop); seed s gives every loss the same initial weights and data order",
+            check=seeds_check,
         ),
         Flag("epochs", int, check=at_least(1)),
         Flag("batch_size", int, help=RUN_BATCH, check=at_least(1)),
@@ -166,7 +196,7 @@ FLAGS = {
         Flag("weight_decay", float, check=at_least(0), help="decoupled, as Keras applies it (default: the recipe's)"),
         Flag(
             "schedule",
-            choices=("constant", "cosine", "step"),
+            choices=("constant", "cosine", "step", "multistep", "timm_step"),
             help="default: the recipe's; the recipe's warm-up is kept (--warmup-epochs to change it)",
         ),
         Flag("warmup_epochs", float, check=at_least(0), help="linear warm-up from 0 (default: the recipe's)"),
@@ -178,6 +208,60 @@ FLAGS = {
             "base and tiny: the peak follows (model_dim * warmup_steps)^-0.5 unless --learning-rate is given)",
         ),
         Flag("steps_per_epoch", int, check=at_least(1), help="training steps per epoch, the data repeating"),
+        # vision capabilities (the papers' image recipes; docs/papers.md)
+        Flag(
+            "optimizer",
+            choices=("sgd", "pytorch_sgd", "adam", "rmsprop_tf"),
+            help="sgd: Keras' SGD (the learning rate inside the momentum); pytorch_sgd: torch.optim.SGD's update; "
+            "adam; rmsprop_tf: TensorFlow's / timm's RMSprop (epsilon inside the square root) (default: the recipe's)",
+        ),
+        Flag("momentum", float, check=fraction(True, False), help="SGD and RMSprop momentum (default: the recipe's)"),
+        Flag("nesterov", None, None, "Nesterov momentum on or off (SGD; default: the recipe's)"),
+        Flag("optimizer_epsilon", float, check=positive, help="Adam's / RMSprop's epsilon (default: the optimizer's)"),
+        Flag(
+            "weight_decay_mode",
+            choices=("decoupled", "l2"),
+            help="decoupled: w -= lr * decay * w beside the update (Keras); l2: decay * w added to the gradient "
+            "before the momentum (PyTorch's weight_decay; pytorch_sgd and rmsprop_tf only) (default: decoupled)",
+        ),
+        Flag(
+            "weight_decay_on_1d",
+            None,
+            None,
+            "weight decay on one-dimensional weights (biases, normalisation scales and offsets) too; --no-...: not "
+            "on them, as timm's optimizer factory (pytorch_sgd and rmsprop_tf only) (default: on)",
+        ),
+        Flag(
+            "milestones", epoch_list, metavar="E1,E2,...", help="--schedule multistep: x --decay-rate at these epochs"
+        ),
+        Flag("decay_rate", float, check=fraction(False, True), help="multistep and timm_step: the multiplier"),
+        Flag("decay_epochs", float, check=positive, help="timm_step: x --decay-rate every this many epochs (2.4)"),
+        Flag("warmup_lr", float, check=at_least(0), help="timm_step: the warm-up's first learning rate (timm's)"),
+        Flag(
+            "schedule_step_at",
+            choices=("epoch_end", "epoch_start"),
+            help="multistep: epoch_end counts epochs done (epoch e trains at the rate of e); epoch_start: as a PyTorch "
+            "trainer calling scheduler.step() before each epoch (epoch e, from 0, trains at the rate of e + 1: "
+            "milestone 30 drops the rate after 29 epochs) (default: epoch_end)",
+        ),
+        Flag("ema_decay", float, check=fraction(True, False), help="evaluate and save an EMA of the weights (timm)"),
+        Flag(
+            "augment",
+            choices=("pad_crop", "resized_crop"),
+            help="pad_crop: 4-pixel pad, random crop and flip (CIFAR); resized_crop: torchvision's RandomResizedCrop "
+            "+ flip, normalised in the pipeline, tested with Resize(size * 256 / 224) + CenterCrop (default: the "
+            "data set's: CIFAR pad_crop, ImageNet a random resized crop of tf.image)",
+        ),
+        Flag("randaugment", metavar="CONFIG", help="timm's RandAugment, e.g. rand-m9-mstd0.5 (resized_crop only)"),
+        Flag("random_erasing", float, check=fraction(True, True), metavar="P", help="timm's per-pixel random erasing"),
+        Flag("train_interpolation", choices=("bilinear", "bicubic", "random"), help="of the training crop's resize"),
+        Flag("test_interpolation", choices=("bilinear", "bicubic"), help="of the test resize (default: bilinear)"),
+        Flag(
+            "normalization",
+            choices=("cifar", "imagenet"),
+            help="the channel mean and std of the resized_crop pipeline (default: the data set's)",
+        ),
+        Flag("drop_connect", float, check=fraction(True, False), help="EfficientNet-B0's drop-connect rate (0.2)"),
         # evaluation
         Flag("validation_steps", int, check=at_least(1), help="default: the whole test split"),
         Flag("beams", int, check=at_least(1), help="beam size of the test translations, 1: greedy"),
@@ -262,7 +346,10 @@ def add(parser, names, defaults=None, helps=None, choices=None, about=None):
         text = "; ".join(part for part in (about.get(name), flag.help) if part)
         if name in helps:
             text = f"{text} (default: {helps[name]})" if text else f"default: {helps[name]}"
-        if flag.type is None:  # a switch
+        if flag.type is None:  # a switch; with no default, --name and --no-name
+            if flag.default is None:
+                parser.add_argument(option(name), dest=name, action=argparse.BooleanOptionalAction, help=text)
+                continue
             action = "store_false" if flag.default is True else "store_true"
             parser.add_argument(option(name), dest=name, action=action, help=text)
             continue

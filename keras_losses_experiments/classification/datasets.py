@@ -42,6 +42,7 @@ class Data:
     num_classes: int
     input_shape: tuple
     train_size: int
+    examples: object = None  # the `Examples` batched here
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Examples:
     test: object
     sizes: dict  # examples per split
     augment: object = None  # (x, y, seed [2]) -> (x, y), stateless, applied to training examples after shuffling
+    pipeline: object = None  # the `vision.Pipeline` that made `augment` and the test transform, if one did
     drop_remainder: bool = False
     vocabulary_size: int | None = None
     class_names: tuple | None = None
@@ -88,15 +90,16 @@ class Examples:
         return size // batch_size if self.drop_remainder else -(-size // batch_size)
 
 
-def load(name, batch_size, image_size=None, mock_data=None, seed=0):
+def load(name, batch_size, image_size=None, mock_data=None, seed=0, pipeline=None):
     """Loads `name` (one of `DATASETS`) with `batch_size` examples a batch (global batch under a strategy).
 
     `mock_data=N` serves N random examples per split through `tfds.testing.mock_data`
-    (offline); `image_size` resizes the image sets (CIFAR default 32, ImageNet 224).
+    (offline); `image_size` resizes the image sets (CIFAR default 32, ImageNet 224; 224 with
+    `--augment resized_crop`); `pipeline` is a `vision.Pipeline` (None: the data set's own).
     """
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
-    data = examples(name, image_size=image_size, mock_data=mock_data)
+    data = examples(name, image_size=image_size, mock_data=mock_data, pipeline=pipeline)
     return Data(
         name,
         lambda data_epoch: data.epoch_batches(batch_size, seed, data_epoch),
@@ -104,15 +107,16 @@ def load(name, batch_size, image_size=None, mock_data=None, seed=0):
         data.num_classes,
         data.input_shape,
         data.sizes["train"],
+        data,
     )
 
 
-def examples(name, image_size=None, mock_data=None, validation_fraction=0.0, test_fraction=None):
+def examples(name, image_size=None, mock_data=None, validation_fraction=0.0, test_fraction=None, pipeline=None):
     """`digits` or a tensorflow-datasets classification set, with `validation_fraction` of the training
-    examples held out (at most `VALIDATION_CAP`)."""
+    examples held out (at most `VALIDATION_CAP`); `pipeline`: see `load`."""
     if name == "digits":
         return digits(validation_fraction)
-    return tfds_examples(name, image_size, mock_data, validation_fraction, test_fraction)
+    return tfds_examples(name, image_size, mock_data, validation_fraction, test_fraction, pipeline)
 
 
 def digits(validation_fraction=0.0):
@@ -291,7 +295,7 @@ def describe_tfds(name):
     return TfdsSource(inputs[0], kind, shape, label.num_classes, test_split)
 
 
-def tfds_examples(name, image_size=None, mock_data=None, validation_fraction=0.0, test_fraction=None):
+def tfds_examples(name, image_size=None, mock_data=None, validation_fraction=0.0, test_fraction=None, pipeline=None):
     """A tensorflow-datasets set: CIFAR (pad-4 random crop + flip), ImageNet (random resized crop + flip;
     resize-and-center-crop to test), any other set with images resized to `image_size`, numbers as they are,
     text as token ids. Splits carved from `train` are contiguous slices (not stratified)."""
@@ -311,7 +315,7 @@ def tfds_examples(name, image_size=None, mock_data=None, validation_fraction=0.0
             split: _tfds_split(name, source, base, start, stop, mock_data)
             for split, (base, start, stop) in ranges.items()
         }
-    return _prepared(name, source, splits, sizes, image_size)
+    return _prepared(name, source, splits, sizes, image_size, pipeline)
 
 
 def _tfds_ranges(name, source, mock_data, validation_fraction, test_fraction):
@@ -349,8 +353,9 @@ def _tfds_split(name, source, base, start, stop, mock_data):
     return tfds.load(name, split=f"{base}[{start}:{stop}]").map(pair)
 
 
-def _prepared(name, source, splits, sizes, image_size):
-    """Casts, resizes and (for the sets with a recipe) augments; caches the examples as stored, except ImageNet's."""
+def _prepared(name, source, splits, sizes, image_size, pipeline=None):
+    """Casts, resizes and (for the sets with a recipe) augments; caches the examples as stored, except ImageNet's.
+    A `pipeline` with `augment="resized_crop"`: `_resized_crop_pipeline`."""
     import tensorflow as tf
 
     if name != "imagenet2012":
@@ -379,6 +384,24 @@ def _prepared(name, source, splits, sizes, image_size):
         return Examples(
             name, source.kind, source.num_classes, source.shape, **prepare(lambda x: tf.cast(x, "float32")), sizes=sizes
         )
+    if pipeline is not None and pipeline.augment == "resized_crop":
+        size = image_size or 224
+        train, test = _resized_crop_pipeline(pipeline, size)
+        prepared = prepare(test)
+        prepared["train"] = prepare(lambda image: tf.cast(image, "float32"))["train"]
+        augment = lambda image, label, seed: (train(image, seed), label)  # noqa: E731
+        shape = (size, size, source.shape[-1] or 3)
+        return Examples(
+            name,
+            "image",
+            source.num_classes,
+            shape,
+            **prepared,
+            sizes=sizes,
+            augment=augment,
+            drop_remainder=True,
+            pipeline=pipeline,
+        )
     size = image_size or IMAGE_DATASETS.get(name, (None, None))[1] or _fixed_size(source.shape) or DEFAULT_IMAGE_SIZE
     shape = (size, size, source.shape[-1] or 3)
     if name == "imagenet2012":
@@ -399,6 +422,42 @@ def _prepared(name, source, splits, sizes, image_size):
         augment=augment,
         drop_remainder=drop_remainder,
     )
+
+
+def _resized_crop_pipeline(pipeline, size):
+    """(train `(image, seed) -> image`, test `image -> image`) of the paper's pipelines (`augmentation`):
+    RandomResizedCrop(size) (`train_interpolation`) + flip [+ timm's RandAugment], normalised with the pipeline's
+    statistics [+ timm's per-pixel random erasing], each draw from its own part of the example's seed. Test:
+    resize to `int(size * 256 / 224)` (256 for 224: torchvision's `Resize(256)`, the CIFAR loaders'
+    `int(image_size * 256 / 224)`, timm's crop_pct 0.875) and center crop `size`."""
+    from keras_losses_experiments.classification import augmentation
+
+    mean, std = {
+        "cifar": (augmentation.CIFAR_MEAN, augmentation.CIFAR_STD),
+        "imagenet": (augmentation.IMAGENET_MEAN, augmentation.IMAGENET_STD),
+    }[pipeline.normalization]
+    test = augmentation.eval_transform(int(size * 256 / 224), size, mean, std, pipeline.test_interpolation)
+    if pipeline.randaugment is not None:
+        try:
+            augmentation.parse_rand_augment(pipeline.randaugment)
+        except ValueError as error:
+            raise ConfigError("randaugment", str(error)) from None
+    fill = augmentation.fill_color(mean)
+
+    def train(image, seed):
+        import tensorflow as tf
+
+        crop_seed, flip_seed, augment_seed, erase_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
+        image = augmentation.random_resized_crop(image, crop_seed, size, interpolation=pipeline.train_interpolation)
+        image = augmentation.random_horizontal_flip(image, flip_seed)
+        if pipeline.randaugment is not None:
+            image = augmentation.rand_augment(image, augment_seed, pipeline.randaugment, fill)
+        image = augmentation.normalize(image, mean, std)
+        if pipeline.random_erasing:
+            image = augmentation.random_erasing(image, erase_seed, pipeline.random_erasing, mode="pixel")
+        return image
+
+    return train, test
 
 
 def _fixed_size(shape):

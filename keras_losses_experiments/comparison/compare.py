@@ -66,18 +66,19 @@ def run(plan, console=None):
 
     from keras_losses_experiments.comparison import report, runner, tasks
     from keras_losses_experiments.comparison.run_store import RunStore
-    from keras_losses_experiments.training import harness
+    from keras_losses_experiments.training import distribution, harness
 
     settings = plan.settings
     strategy = strategy_for(settings)
+    distribution.set_mixed_precision(settings.mixed_precision, strategy)
     identity = {**plan.identity, "keras_backend": keras.backend.backend()}
     store = RunStore(settings.output_dir)
     workspace = store if strategy.is_chief else RunStore(harness.worker_dir(settings.output_dir, strategy))
     workspace.check(identity, settings.overwrite)
     task = tasks.make_task(settings, plan.data, strategy, workspace.path)
     workspace.start(identity, settings.overwrite)
-    todo = runner.pending(store, settings.specs, settings.seeds, strategy)
-    losses, seeds = len(settings.specs), settings.seeds
+    todo = runner.pending(store, settings.specs, settings.seed_list, strategy)
+    losses, seeds = len(settings.specs), len(settings.seed_list)
     if strategy.is_chief:
         _say(
             console,
@@ -89,7 +90,7 @@ def run(plan, console=None):
     if not strategy.is_chief:
         workspace.remove()
         return None
-    runs = store.load(settings.specs, settings.seeds)
+    runs = store.load(settings.specs, settings.seed_list)
     summary = report.summarize(runs, settings.baseline)
     config = {
         "command": command_line(settings),

@@ -118,10 +118,10 @@ class RunStore:
             self.path.parent.rmdir()
 
     def load(self, losses, seeds):
-        """The finished runs of `losses` x `range(seeds)`, in that order."""
+        """The finished runs of `losses` x `seeds` (a list), in that order."""
         runs = []
         for loss in losses:
-            for seed in range(seeds):
+            for seed in seeds:
                 folder = self.folder(loss, seed)
                 result = json.loads((folder / "result.json").read_text())
                 probabilities = np.load(folder / "true_class_probabilities.npy")

@@ -7,6 +7,7 @@ run again, resumes each interrupted run from its last finished epoch and ends wi
 had without the kill (on one process or several).
 """
 
+import contextlib
 import json
 import time
 
@@ -36,10 +37,10 @@ class EpochLog(keras.callbacks.Callback):
 
 
 def pending(store, losses, seeds, strategy=None):
-    """The (loss, seed) runs of `losses` x `range(seeds)` that `store` has not finished. Under a strategy of
+    """The (loss, seed) runs of `losses` x `seeds` (a list) that `store` has not finished. Under a strategy of
     several processes, the chief's answer on every process (`distribution.Strategy.chief_flags`), so that
     every process trains the same runs whatever its own file system holds."""
-    runs = [(loss, seed) for loss in losses for seed in range(seeds)]
+    runs = [(loss, seed) for loss in losses for seed in seeds]
     finished = [store.finished(loss, seed) for loss, seed in runs]
     if strategy is not None:
         finished = strategy.chief_flags(finished)
@@ -74,6 +75,11 @@ def train_one(task, store, loss, seed, callbacks=(), save=True):
     folder.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(seed)
     network = task.build(loss)
+    averaged = []  # --ema-decay: validated and evaluated with the moving average of the weights
+    if task.ema_decay is not None:
+        from keras_losses_experiments.training.ema import ExponentialMovingAverage
+
+        averaged = [ExponentialMovingAverage(task.ema_decay)]
     resume.fit(
         network,
         task.strategy,
@@ -82,11 +88,12 @@ def train_one(task, store, loss, seed, callbacks=(), save=True):
         task.epochs,
         task.steps_per_epoch,
         folder / "backup",
-        lambda first_epoch: [EpochLog(folder / "epochs.jsonl"), *callbacks],
+        lambda first_epoch: [*averaged, EpochLog(folder / "epochs.jsonl"), *callbacks],
         validation_data=task.test_batches,
         verbose=0,
     )
-    results, true_class_probabilities = task.evaluate(network)
+    with averaged[0].swapped_in() if averaged else contextlib.nullcontext():
+        results, true_class_probabilities = task.evaluate(network)
     if not save:
         store.discard(loss, seed)
         return

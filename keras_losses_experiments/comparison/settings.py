@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from keras_losses_experiments import flags, losses
-from keras_losses_experiments.classification import models
+from keras_losses_experiments.classification import models, vision
 from keras_losses_experiments.errors import ConfigError
 from keras_losses_experiments.training.distribution import STRATEGIES
 from keras_losses_experiments.translation.data import TRANSLATION_DATASETS
@@ -41,10 +41,36 @@ class Settings:
     model: str = "auto"
     head: str | None = None  # translation sets: the translator's logits layer (None: DEFAULT_HEAD)
     losses: str = DEFAULT_LOSSES
-    seeds: int = 3
+    seeds: int | tuple = 3  # a count (seeds 0 to N-1) or the seeds themselves
     epochs: int | None = None
     batch_size: int | None = None
     learning_rate: float | None = None
+    preset: str | None = None  # a paper preset (`papers`): its settings were the flags' defaults
+    weight_decay: float | None = None
+    schedule: str | None = None
+    warmup_epochs: float | None = None
+    # vision capabilities (`classification.vision.VISION_FLAGS`); None: the data set's recipe or pipeline
+    optimizer: str | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
+    optimizer_epsilon: float | None = None
+    weight_decay_mode: str | None = None
+    weight_decay_on_1d: bool | None = None
+    milestones: tuple | None = None
+    decay_rate: float | None = None
+    decay_epochs: float | None = None
+    warmup_lr: float | None = None
+    schedule_step_at: str | None = None
+    ema_decay: float | None = None
+    augment: str | None = None
+    randaugment: str | None = None
+    random_erasing: float | None = None
+    train_interpolation: str | None = None
+    test_interpolation: str | None = None
+    normalization: str | None = None
+    dropout: float | None = None
+    drop_connect: float | None = None
+    mixed_precision: str | None = None
     label_smoothing: float = 0.0
     steps_per_epoch: int | None = None
     mock_data: int | None = None
@@ -81,6 +107,16 @@ class Settings:
         return self.head or DEFAULT_HEAD
 
     @property
+    def seed_list(self):
+        """The seeds of the runs (`--seeds`: a count N is 0 to N-1)."""
+        return flags.seed_values(self.seeds)
+
+    @property
+    def model_name(self):
+        """--model, or the built-in data set's default model where it is `auto` (the user's data: `auto`)."""
+        return DEFAULT_MODEL.get(self.dataset_name, "auto") if self.model == "auto" else self.model
+
+    @property
     def specs(self):
         return tuple(losses.split_specs(self.losses))
 
@@ -110,11 +146,24 @@ class Settings:
         repeated = sorted({spec for spec in self.specs if self.specs.count(spec) > 1})
         if repeated:
             raise ConfigError("losses", f"{', '.join(repeated)} given more than once")
+        if self.source != "translation":
+            vision.configure(self, self.dataset_name if self.source in ("digits", "tfds") else None, self.model_name)
 
 
 #: The settings whose values the flag table checks (`flags.check_value`), as the command line does.
 CHECKED = (
     "seeds",
+    "weight_decay",
+    "warmup_epochs",
+    "momentum",
+    "optimizer_epsilon",
+    "decay_rate",
+    "decay_epochs",
+    "warmup_lr",
+    "ema_decay",
+    "random_erasing",
+    "dropout",
+    "drop_connect",
     "epochs",
     "batch_size",
     "steps_per_epoch",
@@ -173,6 +222,10 @@ def _check_applicable(settings):
         ("test_fraction", source in ("tfds", "npz", "csv", "folder"), f"{name} has a fixed test split"),
         ("validation_fraction", source != "translation", "the translation sets report no calibrated metrics"),
         ("head", source == "translation", f"applies to the translator of translation sets only; {name} is not one"),
+        *(
+            (flag, source != "translation", "applies to classification; the translation presets have their recipes")
+            for flag in ("weight_decay", "schedule", "warmup_epochs", "mixed_precision", *vision.VISION_FLAGS)
+        ),
     ]
     for name_, applies, why in rules:
         if getattr(settings, name_) is not None and not applies:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keras_losses_experiments import losses
-from keras_losses_experiments.classification import datasets, metrics, models
-from keras_losses_experiments.classification.recipes import recipe_for
+from keras_losses_experiments.classification import datasets, metrics, models, vision
 from keras_losses_experiments.comparison.settings import DEFAULT_MODEL, DEFAULT_VALIDATION_FRACTION
 from keras_losses_experiments.errors import ConfigError
 from keras_losses_experiments.training.optimizers import make_optimizer
@@ -37,6 +36,8 @@ class Task:
     test_batches: object  # the per-epoch validation pipeline, ready for the strategy
     evaluate: object  # model -> (metrics dict, true-class probabilities of the test examples), every test example
     accuracy_log: str  # the per-epoch test accuracy in the training logs
+    ema_decay: float | None = None  # --ema-decay: the moving average of the weights is validated and evaluated
+    pipeline: object = None  # image sets: the `vision.Pipeline` of the training and test images
 
 
 def global_batch_size(settings, recipe, strategy):
@@ -48,9 +49,10 @@ def classification_task(settings, data, strategy):
     """Any `datasets.Examples`: accuracy (top-5 from 100 classes), NLL, ECE, and with a validation split the
     temperature fitted on it and the test NLL and ECE at that temperature."""
     name = settings.dataset_name if settings.source in ("digits", "tfds") else None
-    recipe = recipe_for(name).override(learning_rate=settings.learning_rate, epochs=settings.epochs)
-    batch = global_batch_size(settings, recipe, strategy)
     model, reason = _model(settings, data)
+    config = vision.configure(settings, name, model)  # the example program's configuration, the same flags
+    recipe = config.recipe
+    batch = global_batch_size(settings, recipe, strategy)
     steps = settings.steps_per_epoch or data.steps_per_epoch(batch)
     if steps == 0:
         raise ConfigError(
@@ -65,7 +67,7 @@ def classification_task(settings, data, strategy):
 
     def build(spec):
         with strategy.scope():
-            network = models.build(model, data.input_shape, data.num_classes, data.vocabulary_size)
+            network = config.build_model(model, data.input_shape, data.num_classes, data.vocabulary_size)
             network.compile(
                 optimizer=make_optimizer(recipe, steps, batch),
                 loss=losses.build_loss(spec, data.num_classes, settings.label_smoothing),
@@ -102,6 +104,8 @@ def classification_task(settings, data, strategy):
         strategy.distribute_dataset(test, batch),
         evaluate,
         "val_accuracy",
+        config.ema_decay,
+        config.pipeline,
     )
 
 
@@ -218,14 +222,18 @@ def make_task(settings, user_data_source, strategy, workspace):
     """The task for `settings` under `strategy` (`distribution.Strategy`); `user_data_source` is what
     `user_data.read` returned for `--data`; `workspace` is this process's folder (the output directory on
     the chief)."""
+    from keras_losses_experiments.training import distribution
+
+    distribution.set_mixed_precision(settings.mixed_precision, strategy)  # float32 without --mixed-precision
     validation = settings.validation_fraction
     if validation is None:
         validation = DEFAULT_VALIDATION_FRACTION
     if settings.source == "translation":
         return translation_task(settings, strategy, workspace)
     if settings.source in ("digits", "tfds"):
+        pipeline = vision.pipeline(settings, settings.dataset_name, settings.model_name)
         data = datasets.examples(
-            settings.dataset_name, settings.image_size, settings.mock_data, validation, settings.test_fraction
+            settings.dataset_name, settings.image_size, settings.mock_data, validation, settings.test_fraction, pipeline
         )
     elif settings.source == "folder":
         data = datasets.from_folder(user_data_source, settings.image_size, validation)

@@ -6,7 +6,7 @@ value with the file and line of the script it comes from (in `REPOSITORY`), the 
 and the seeds the script loops over. A flag given on the command line overrides the preset's value; the run
 records which (`overrides`). Where Keras cannot do exactly what the script does, `differences` says what differs
 and its expected effect; nothing else differs. `table(preset)` is the documentation's table (docs/papers.md,
-`python -m keras_losses_experiments.papers` writes it).
+`python -m keras_losses_experiments.papers` prints its generated part).
 
 Standard library only: `keras-losses --help` lists the presets without importing Keras.
 """
@@ -41,10 +41,18 @@ class PaperPreset:
     flags: dict = field(default_factory=dict)  # field of flags.FLAGS -> Official
     #: (what differs from the script, its expected effect): only where Keras cannot be exact.
     differences: tuple = ()
+    #: How long the preset takes on one and on eight GPUs: an ESTIMATE, with what it is estimated from.
+    time_estimate: str = ""
 
-    def defaults(self):
-        """{field: value} of every flag the preset sets (the loss flags are the paper's loss)."""
-        return {name: official.value for name, official in self.flags.items()}
+    def defaults(self, fields=()):
+        """{field: value} of every flag the preset sets, with `seeds` and `losses` (the baseline and the paper's
+        loss, `keras-losses compare`'s) where `fields` (the program's flags) has them."""
+        values = {name: official.value for name, official in self.flags.items()}
+        if "seeds" in fields:
+            values["seeds"] = self.seeds.value
+        if "losses" in fields:
+            values["losses"] = f"{self.baseline.value},{self.loss.value}"
+        return values
 
 
 def presets():
@@ -72,7 +80,7 @@ def table(preset):
     settings |= {f"--{name.replace('_', '-')}": official for name, official in preset.flags.items()}
     for name, official in settings.items():
         value = ", ".join(map(str, official.value)) if isinstance(official.value, tuple) else official.value
-        rows.append(f"| {name} | `{value}` | {official.source} |")
+        rows.append(f"| {name} | {'off' if value is None else f'`{value}`'} | {official.source} |")
     return "\n".join(rows) + "\n"
 
 
@@ -88,8 +96,9 @@ def parse(parser, argv, program):
     if name is None or name not in presets():
         return parser.parse_args(argv), None, {}
     preset = get(name, program)
-    defaults = preset.defaults()
-    missing = sorted(set(defaults) - {action.dest for action in parser._actions})
+    fields = {action.dest for action in parser._actions}
+    defaults = preset.defaults(fields)
+    missing = sorted(set(defaults) - fields)
     if missing:
         raise ConfigError("preset", f"{name} sets {', '.join(map(flags.option, missing))}, which {program} lacks")
     for field_name, value in defaults.items():
@@ -100,6 +109,38 @@ def parse(parser, argv, program):
     return args, preset, overrides
 
 
+PROGRAM_COMMANDS = {
+    "image_classification": "python examples/image_classification.py",
+    "translation": "python examples/translation.py",
+}
+
+
+def section(preset):
+    """The docs' section of one preset: how to run it, its settings, what differs, how long it takes."""
+    command = PROGRAM_COMMANDS[preset.program]
+    lines = [
+        f"## `{preset.name}`: {preset.title}",
+        "",
+        f"    {command} --preset {preset.name}               # the paper's loss, its seeds",
+        f"    {command} --preset {preset.name} --loss {preset.baseline.value.partition(':')[0]}  # the baseline",
+        f"    keras-losses compare --preset {preset.name}                        # both, paired by seed",
+        "",
+        table(preset),
+    ]
+    if preset.differences:
+        lines += ["What differs from the script, and its expected effect:", ""]
+        lines += ["| differs | expected effect |", "| --- | --- |"]
+        lines += [f"| {what} | {effect} |" for what, effect in preset.differences]
+        lines.append("")
+    if preset.time_estimate:
+        lines += [f"Time (estimate, not measured): {preset.time_estimate}", ""]
+    return "\n".join(lines)
+
+
+def page():
+    """The generated part of docs/papers.md: a section per preset."""
+    return "\n".join(section(preset) for preset in presets().values())
+
+
 if __name__ == "__main__":
-    for preset in presets().values():
-        print(f"## `--preset {preset.name}`: {preset.title}\n\n{table(preset)}")
+    print(page(), end="")

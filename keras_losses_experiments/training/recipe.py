@@ -9,7 +9,8 @@ presets' (`translation.presets.PRESETS`). `Recipe.override` applies a run's over
 from dataclasses import dataclass, replace
 
 from keras_losses_experiments.errors import ConfigError
-from keras_losses_experiments.training.schedules import SCHEDULES
+from keras_losses_experiments.training.optimizers import L2_OPTIMIZERS, optimizer_with
+from keras_losses_experiments.training.schedules import SCHEDULE_FIELDS, SCHEDULES
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,10 @@ class Recipe:
     `learning_rate` is the peak, for a global batch of `batch_size`; with `scale_learning_rate` it scales
     linearly with the global batch (Goyal et al. 2017), otherwise it is used as is (Adam recipes).
     `weight_decay` is Keras' decoupled decay, `w <- w - lr * weight_decay * w` every step, as fairseq's Adam
-    applies it. PyTorch's SGD, where the vision recipes' numbers come from, adds `weight_decay * w` to the
-    gradient instead, before the momentum: at momentum 0.9 the same coefficient decays about 10x more there.
+    applies it (`weight_decay_mode="decoupled"`). PyTorch's SGD adds `weight_decay * w` to the gradient instead,
+    before the momentum (`weight_decay_mode="l2"`, with the `pytorch_sgd` and `rmsprop_tf` optimizers): at
+    momentum 0.9 the same coefficient decays about 10x more there. `weight_decay_on_1d=False` spares biases and
+    normalisation weights (timm's optimizer factory).
     """
 
     optimizer: object  # SGD() or Adam()
@@ -31,6 +34,8 @@ class Recipe:
     weight_decay: float = 0.0
     scale_learning_rate: bool = False
     source: str = ""  # where the numbers come from, for --help and the docs
+    weight_decay_mode: str = "decoupled"  # or "l2"
+    weight_decay_on_1d: bool = True
 
     def __post_init__(self):
         warmup_epochs = getattr(self.schedule, "warmup_epochs", 0)
@@ -42,6 +47,13 @@ class Recipe:
         _check("warmup_epochs", warmup_epochs, warmup_epochs >= 0, ">= 0")
         _check("warmup_epochs", warmup_epochs, warmup_epochs < self.epochs, f"less than the {self.epochs} epochs")
         _check("warmup_steps", warmup_steps, warmup_steps >= 1, ">= 1")
+        kind = self.optimizer.kind
+        if self.weight_decay_mode == "l2" and kind not in L2_OPTIMIZERS:
+            raise ConfigError("weight_decay_mode", f"l2 needs --optimizer {' or '.join(L2_OPTIMIZERS)}, not {kind}")
+        if not self.weight_decay_on_1d and kind not in L2_OPTIMIZERS:
+            raise ConfigError(
+                "weight_decay_on_1d", f"--no-weight-decay-on-1d needs --optimizer {' or '.join(L2_OPTIMIZERS)}"
+            )
 
     def override(
         self,
@@ -52,29 +64,39 @@ class Recipe:
         schedule=None,
         warmup_epochs=None,
         warmup_steps=None,
+        optimizer=None,
+        momentum=None,
+        nesterov=None,
+        optimizer_epsilon=None,
+        weight_decay_mode=None,
+        weight_decay_on_1d=None,
+        **schedule_options,
     ):
         """This recipe with a run's overrides (None: keep the recipe's value). `batch_size` is a new reference
         global batch (the examples keep the recipe's and scale; `keras-losses compare` sets its own).
 
         `schedule` (a name of `SCHEDULES`) keeps the recipe's warm-up epochs; `warmup_epochs` applies to the
-        epoch-based schedules, `warmup_steps` to `inverse_sqrt`. Raises `ConfigError` naming the field.
+        epoch-based schedules, `warmup_steps` to `inverse_sqrt`; `schedule_options` (`milestones`, `decay_rate`,
+        `schedule_step_at`, `decay_epochs`, `warmup_lr`) to the schedules that have them. `optimizer` (a name of
+        `optimizers.OPTIMIZERS`) keeps the momentum, Nesterov and epsilon it shares with the recipe's. Raises
+        `ConfigError` naming the field.
         """
         recipe_schedule = self.schedule
         if schedule is not None and schedule != recipe_schedule.kind:
             if schedule not in SCHEDULES or "inverse_sqrt" in (schedule, recipe_schedule.kind):
                 raise ConfigError("schedule", f"{schedule} does not apply to this recipe ({recipe_schedule.kind})")
             recipe_schedule = SCHEDULES[schedule](warmup_epochs=recipe_schedule.warmup_epochs)
-        for name, value, unit in (
-            ("warmup_epochs", warmup_epochs, "updates"),
-            ("warmup_steps", warmup_steps, "epochs"),
-        ):
+        unknown = set(schedule_options) - set(SCHEDULE_FIELDS)
+        if unknown:
+            raise TypeError(f"override() got unexpected arguments {sorted(unknown)}")
+        given = {"warmup_epochs": warmup_epochs, "warmup_steps": warmup_steps, **schedule_options}
+        for name, value in given.items():
             if value is None:
                 continue
-            if not hasattr(recipe_schedule, name):
-                raise ConfigError(
-                    name, f"does not apply to the {recipe_schedule.kind} schedule (its warm-up is counted in {unit})"
-                )
-            recipe_schedule = replace(recipe_schedule, **{name: value})
+            attribute = SCHEDULE_FIELDS.get(name, name)
+            if attribute not in recipe_schedule.__dataclass_fields__ or attribute == "kind":
+                raise ConfigError(name, f"does not apply to the {recipe_schedule.kind} schedule")
+            recipe_schedule = replace(recipe_schedule, **{attribute: value})
         warmup, total = getattr(recipe_schedule, "warmup_epochs", 0), epochs or self.epochs
         if epochs is not None and warmup_epochs is None and warmup >= epochs:
             raise ConfigError("epochs", f"must be more than the recipe's {warmup:g} warm-up epochs. Received: {total}")
@@ -83,8 +105,13 @@ class Recipe:
             "batch_size": batch_size,
             "epochs": epochs,
             "weight_decay": weight_decay,
+            "weight_decay_mode": weight_decay_mode,
+            "weight_decay_on_1d": weight_decay_on_1d,
         }
-        return replace(self, schedule=recipe_schedule, **{k: v for k, v in given.items() if v is not None})
+        chosen = optimizer_with(self.optimizer, optimizer, momentum, nesterov, optimizer_epsilon)
+        return replace(
+            self, optimizer=chosen, schedule=recipe_schedule, **{k: v for k, v in given.items() if v is not None}
+        )
 
     def peak_learning_rate(self, global_batch_size=None):
         """The peak learning rate at `global_batch_size` (default: the recipe's)."""

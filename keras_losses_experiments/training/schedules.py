@@ -90,7 +90,98 @@ class InverseSqrt:
         return f"inverse square root, {self.warmup_steps} warm-up updates"
 
 
-SCHEDULES = {"constant": Constant, "cosine": Cosine, "step": Step, "inverse_sqrt": InverseSqrt}
+@dataclass(frozen=True)
+class MultiStep:
+    """×`decay_rate` at each of the epochs `milestones` (PyTorch's `MultiStepLR`, stepped once per epoch), after an
+    optional linear warm-up from 0.
+
+    `step_at` says when the trainer steps the scheduler: "epoch_end" (after each epoch: epoch `e`, counted from 0,
+    trains at the rate of `e`, the milestones are the epochs where the new rate starts) or "epoch_start" (as the
+    paper's CIFAR trainer, `scheduler.step()` before each epoch's training: epoch `e` trains at the rate of
+    `e + 1`, so milestone 30 drops the rate from the 30th epoch, `e = 29`).
+    """
+
+    milestones: tuple = (30, 60, 80)
+    decay_rate: float = 0.1
+    step_at: str = "epoch_end"
+    warmup_epochs: float = 0.0
+    kind: str = field(default="multistep", init=False)
+
+    def __post_init__(self):
+        if not self.milestones or list(self.milestones) != sorted(set(self.milestones)) or self.milestones[0] < 1:
+            raise ConfigError("milestones", f"must be increasing epochs >= 1. Received: {self.milestones}")
+        if self.step_at not in ("epoch_end", "epoch_start"):
+            raise ConfigError("schedule_step_at", f"must be epoch_end or epoch_start. Received: {self.step_at!r}")
+
+    def boundaries(self, steps_per_epoch):
+        """The steps where the rate drops."""
+        shift = 1 if self.step_at == "epoch_start" else 0
+        return [(milestone - shift) * steps_per_epoch for milestone in self.milestones]
+
+    def build(self, learning_rate, steps_per_epoch, epochs):
+        from keras_losses.schedules import StepDecay
+
+        warmup = _warmup_steps(self.warmup_epochs, steps_per_epoch, epochs)
+        boundaries = self.boundaries(steps_per_epoch)
+        if boundaries[0] < warmup:
+            raise ConfigError(
+                "milestones", f"the first milestone falls inside the {self.warmup_epochs:g} warm-up epochs"
+            )
+        return StepDecay(learning_rate, boundaries, self.decay_rate, warmup)
+
+    def describe(self, epochs):
+        at = ", ".join(map(str, self.milestones))
+        started = " (stepped at each epoch's start)" if self.step_at == "epoch_start" else ""
+        return f"×{self.decay_rate:g} at epochs {at}{started}" + _describe_warmup(self.warmup_epochs)
+
+
+@dataclass(frozen=True)
+class TimmStep:
+    """timm's `StepLRScheduler` (`--sched step`): ×`decay_rate` every `decay_epochs` epochs counted from epoch 0,
+    constant within an epoch, after `warmup_epochs` whole epochs of linear warm-up from `warmup_lr`
+    (`keras_losses.schedules.EpochStepDecay`)."""
+
+    decay_epochs: float = 30.0
+    decay_rate: float = 0.1
+    warmup_epochs: float = 0.0
+    warmup_lr: float = 0.0
+    kind: str = field(default="timm_step", init=False)
+
+    def __post_init__(self):
+        if self.warmup_epochs != int(self.warmup_epochs):
+            raise ConfigError("warmup_epochs", f"must be whole epochs for timm_step. Received: {self.warmup_epochs}")
+
+    def build(self, learning_rate, steps_per_epoch, epochs):
+        from keras_losses.schedules import EpochStepDecay
+
+        try:
+            return EpochStepDecay(
+                learning_rate,
+                self.decay_epochs,
+                self.decay_rate,
+                steps_per_epoch,
+                int(self.warmup_epochs),
+                self.warmup_lr,
+            )
+        except ValueError as error:
+            raise ConfigError("decay_epochs", str(error)) from None
+
+    def describe(self, epochs):
+        warmup = f", after {self.warmup_epochs:g} warm-up epochs from {self.warmup_lr:g}" if self.warmup_epochs else ""
+        return f"×{self.decay_rate:g} every {self.decay_epochs:g} epochs (timm step){warmup}"
+
+
+SCHEDULES = {
+    "constant": Constant,
+    "cosine": Cosine,
+    "step": Step,
+    "multistep": MultiStep,
+    "timm_step": TimmStep,
+    "inverse_sqrt": InverseSqrt,
+}
+#: The flags that describe a schedule beyond its kind, as fields of the schedules that take them.
+SCHEDULE_FIELDS = {"milestones": "milestones", "decay_rate": "decay_rate", "schedule_step_at": "step_at"}
+SCHEDULE_FIELDS |= {"decay_epochs": "decay_epochs", "warmup_lr": "warmup_lr"}
 
 
 def _warmup_steps(warmup_epochs, steps_per_epoch, epochs):

@@ -3,10 +3,12 @@ refused with an error that names it; the defaults are the recipe's and the prese
 
 import pytest
 
-from keras_losses_experiments import flags
+from keras_losses_experiments import flags, papers
 from keras_losses_experiments.classification.recipes import RECIPES
+from keras_losses_experiments.classification.vision import Pipeline
 from keras_losses_experiments.errors import ConfigError
-from keras_losses_experiments.training.schedules import Cosine, InverseSqrt, Step
+from keras_losses_experiments.training.optimizers import PyTorchSGD
+from keras_losses_experiments.training.schedules import Cosine, InverseSqrt, MultiStep, Step, TimmStep
 from keras_losses_experiments.translation.presets import PRESETS
 
 
@@ -14,6 +16,8 @@ def configure(example, argv):
     """The example's `Config` for `argv`, or the command line's message of `configure`'s error (naming the flag)."""
     parser = example["build_parser"]()
     try:
+        if "summarize" in example:  # the image example: a paper preset's settings are its flags' defaults
+            return example["configure"](*papers.parse(parser, argv, "image_classification"))
         return example["configure"](parser.parse_args(argv))
     except ConfigError as error:
         return flags.usage(error)
@@ -24,6 +28,19 @@ def parse_error(example, argv, capsys):
         example["build_parser"]().parse_args(argv)
     assert exit_info.value.code == 2
     return capsys.readouterr().err
+
+
+PRESET = ("zhao2022-cifar10-resnet50", "resnet50_v1_5")
+PAPER_NET = ["--model", "resnet50_v1_5"]
+RESIZED = [*PAPER_NET, "--augment", "resized_crop"]
+
+
+def SCHEDULE(config):
+    return config.recipe.schedule
+
+
+def PIPELINE(config):
+    return config.vision.pipeline
 
 
 # flag: (extra arguments, what of the configuration it changes, the value it gives)
@@ -44,6 +61,70 @@ IMAGE_FLAGS = {
     "--warmup-epochs": (["--warmup-epochs", "2"], lambda c: c.recipe.schedule, Cosine(warmup_epochs=2.0)),
     "--image-size": (["--image-size", "64"], lambda c: c.image_size, 64),
     "--validation-steps": (["--validation-steps", "3"], lambda c: c.validation_steps, 3),
+    "--preset": (["--preset", "zhao2022-cifar10-resnet50"], lambda c: (c.preset and c.preset.name, c.model), PRESET),
+    "--seeds": (["--seeds", "1,2"], lambda c: c.seeds, [1, 2]),
+    "--optimizer": (["--optimizer", "pytorch_sgd"], lambda c: c.recipe.optimizer, PyTorchSGD(0.9, nesterov=True)),
+    "--momentum": (["--momentum", "0.8"], lambda c: c.recipe.optimizer.momentum, 0.8),
+    "--nesterov": (["--optimizer", "pytorch_sgd", "--nesterov"], lambda c: c.recipe.optimizer.kind, "pytorch_sgd"),
+    "--no-nesterov": (["--no-nesterov"], lambda c: c.recipe.optimizer.nesterov, False),
+    "--optimizer-epsilon": (
+        ["--optimizer", "rmsprop_tf", "--optimizer-epsilon", "0.01"],
+        lambda c: getattr(c.recipe.optimizer, "epsilon", None),
+        0.01,
+    ),
+    "--weight-decay-mode": (
+        ["--optimizer", "pytorch_sgd", "--weight-decay-mode", "l2"],
+        lambda c: c.recipe.weight_decay_mode,
+        "l2",
+    ),
+    "--weight-decay-on-1d": (
+        ["--optimizer", "rmsprop_tf", "--weight-decay-on-1d"],
+        lambda c: (c.recipe.weight_decay_on_1d, c.recipe.optimizer.kind),
+        (True, "rmsprop_tf"),
+    ),
+    "--no-weight-decay-on-1d": (
+        ["--optimizer", "rmsprop_tf", "--no-weight-decay-on-1d"],
+        lambda c: c.recipe.weight_decay_on_1d,
+        False,
+    ),
+    "--milestones": (["--schedule", "multistep", "--milestones", "10,20"], SCHEDULE, MultiStep((10, 20))),
+    "--decay-rate": (["--schedule", "multistep", "--decay-rate", "0.5"], SCHEDULE, MultiStep(decay_rate=0.5)),
+    "--schedule-step-at": (
+        ["--schedule", "multistep", "--schedule-step-at", "epoch_start"],
+        SCHEDULE,
+        MultiStep(step_at="epoch_start"),
+    ),
+    "--decay-epochs": (["--schedule", "timm_step", "--decay-epochs", "2.4"], SCHEDULE, TimmStep(decay_epochs=2.4)),
+    "--warmup-lr": (["--schedule", "timm_step", "--warmup-lr", "1e-6"], SCHEDULE, TimmStep(warmup_lr=1e-6)),
+    "--ema-decay": (["--ema-decay", "0.999"], lambda c: c.vision.ema_decay, 0.999),
+    "--augment": ([*PAPER_NET, "--augment", "resized_crop"], PIPELINE, Pipeline("resized_crop", normalization="cifar")),
+    "--randaugment": (
+        [*RESIZED, "--randaugment", "rand-m9-mstd0.5"],
+        lambda c: c.vision.pipeline.randaugment,
+        "rand-m9-mstd0.5",
+    ),
+    "--random-erasing": ([*RESIZED, "--random-erasing", "0.2"], lambda c: c.vision.pipeline.random_erasing, 0.2),
+    "--train-interpolation": (
+        [*RESIZED, "--train-interpolation", "random"],
+        lambda c: c.vision.pipeline.train_interpolation,
+        "random",
+    ),
+    "--test-interpolation": (
+        [*RESIZED, "--test-interpolation", "bicubic"],
+        lambda c: c.vision.pipeline.test_interpolation,
+        "bicubic",
+    ),
+    "--normalization": (
+        [*RESIZED, "--normalization", "imagenet"],
+        lambda c: c.vision.pipeline.normalization,
+        "imagenet",
+    ),
+    "--dropout": (["--model", "efficientnet_b0_timm", "--dropout", "0.3"], lambda c: c.vision.dropout, 0.3),
+    "--drop-connect": (
+        ["--model", "efficientnet_b0_timm", "--drop-connect", "0.1"],
+        lambda c: c.vision.drop_connect,
+        0.1,
+    ),
 }
 TRANSLATION_FLAGS = {
     "--dataset": (

@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
                 plan = compare.prepare(chosen)
                 task = tasks.make_task(chosen, plan.data, compare.strategy_for(chosen), folder / "work")
                 keras.utils.set_random_seed(0)
-                runs = runner.pending(RunStore(folder / "no-runs"), chosen.specs, chosen.seeds)
+                runs = runner.pending(RunStore(folder / "no-runs"), chosen.specs, chosen.seed_list)
                 cache[argv] = SimpleNamespace(settings=chosen, task=task, model=task.build(chosen.specs[0]), runs=runs)
             except ConfigError as error:
                 cache[argv] = flags.usage(error)
@@ -57,6 +57,37 @@ def held_out_test_examples(trained):
 
 
 NPZ, CSV = ["--data", "{d}/d.npz"], ["--data", "{d}/d.csv"]
+MULTISTEP = ["--schedule", "multistep", "--steps-per-epoch", "3"]
+TIMM = ["--schedule", "timm_step"]
+CIFAR = [
+    "--dataset",
+    "cifar10",
+    "--mock-data",
+    "8",
+    "--image-size",
+    "32",
+    "--batch-size",
+    "4",
+    "--model",
+    "resnet50_v1_5",
+]
+RESIZED = [*CIFAR, "--augment", "resized_crop"]
+B0 = ["--dataset", "cifar10", "--mock-data", "8", "--image-size", "32", "--batch-size", "4"]
+B0 += ["--model", "efficientnet_b0_timm"]
+
+
+def schedule_of(trained):
+    return trained.model.optimizer._learning_rate
+
+
+def momentum(trained):
+    return trained.model.optimizer.momentum
+
+
+def nesterov(trained):
+    return trained.model.optimizer.nesterov
+
+
 TINY_TRANSLATION = ["--dataset", "ted_hrlr_translate/pt_to_en", "--mock-data", "8", "--model", "transformer_tiny"]
 # flag: (arguments, the arguments without it, what it changes, its value with the flag)
 FLAGS = {
@@ -85,6 +116,89 @@ FLAGS = {
     "--learning-rate": (["--learning-rate", "0.01"], [], peak_learning_rate, 0.01),
     "--label-smoothing": (["--label-smoothing", "0.2"], [], lambda t: t.model.loss.label_smoothing, 0.2),
     "--steps-per-epoch": (["--steps-per-epoch", "3"], [], lambda t: t.task.steps_per_epoch, 3),
+    # the recipe and the vision capabilities: the same flags and configuration as examples/image_classification.py
+    "--preset": (
+        ["--preset", "zhao2022-cifar10-resnet50", "--mock-data", "8", "--image-size", "32", "--batch-size", "4"],
+        [],
+        lambda t: f"{t.task.model} {t.settings.losses} {t.settings.seed_list}",
+        "resnet50_v1_5 ce,conservative_encouraging:0.75 [1, 2, 3, 4, 5]",
+    ),
+    "--weight-decay": (["--weight-decay", "0.01"], [], lambda t: t.model.optimizer.weight_decay, 0.01),
+    "--schedule": (["--schedule", "cosine"], [], lambda t: type(schedule_of(t)).__name__, "CosineDecay"),
+    "--warmup-epochs": (["--warmup-epochs", "1"], [], lambda t: float(t.model.optimizer.learning_rate), 0.0),
+    "--mixed-precision": (["--mixed-precision", "bfloat16"], [], lambda t: t.model.dtype_policy.name, "mixed_bfloat16"),
+    "--optimizer": (["--optimizer", "rmsprop_tf"], [], lambda t: type(t.model.optimizer).__name__, "RMSpropTF"),
+    "--momentum": (["--optimizer", "rmsprop_tf", "--momentum", "0.5"], ["--optimizer", "rmsprop_tf"], momentum, 0.5),
+    "--nesterov": (["--optimizer", "pytorch_sgd", "--nesterov"], ["--optimizer", "pytorch_sgd"], nesterov, True),
+    "--no-nesterov": (["--optimizer", "sgd", "--no-nesterov"], ["--optimizer", "sgd"], nesterov, False),
+    "--optimizer-epsilon": (["--optimizer-epsilon", "0.01"], [], lambda t: t.model.optimizer.epsilon, 0.01),
+    "--weight-decay-mode": (
+        ["--optimizer", "pytorch_sgd", "--weight-decay", "0.1", "--weight-decay-mode", "l2"],
+        ["--optimizer", "pytorch_sgd", "--weight-decay", "0.1"],
+        lambda t: t.model.optimizer.decoupled_decay,
+        False,
+    ),
+    "--no-weight-decay-on-1d": (
+        ["--optimizer", "rmsprop_tf", "--no-weight-decay-on-1d"],
+        ["--optimizer", "rmsprop_tf"],
+        lambda t: t.model.optimizer.exclude_1d_from_weight_decay,
+        True,
+    ),
+    "--weight-decay-on-1d": (
+        ["--optimizer", "rmsprop_tf", "--weight-decay-on-1d"],
+        ["--optimizer", "rmsprop_tf", "--no-weight-decay-on-1d"],
+        lambda t: t.model.optimizer.exclude_1d_from_weight_decay,
+        False,
+    ),
+    "--milestones": ([*MULTISTEP, "--milestones", "1,2"], MULTISTEP, lambda t: schedule_of(t).boundaries, [3, 6]),
+    "--decay-rate": ([*MULTISTEP, "--decay-rate", "0.5"], MULTISTEP, lambda t: schedule_of(t).factor, 0.5),
+    "--schedule-step-at": (
+        [*MULTISTEP, "--milestones", "2", "--schedule-step-at", "epoch_start"],
+        [*MULTISTEP, "--milestones", "2"],
+        lambda t: schedule_of(t).boundaries,
+        [3],  # the rate of epoch 2 from epoch 1 (0-based): PyTorch's scheduler.step() before each epoch
+    ),
+    "--decay-epochs": ([*TIMM, "--decay-epochs", "2.4"], TIMM, lambda t: schedule_of(t).decay_epochs, 2.4),
+    "--warmup-lr": ([*TIMM, "--warmup-lr", "1e-4"], TIMM, lambda t: schedule_of(t).warmup_learning_rate, 1e-4),
+    "--ema-decay": (["--ema-decay", "0.9"], [], lambda t: t.task.ema_decay, 0.9),
+    "--augment": ([*CIFAR, "--augment", "resized_crop"], CIFAR, lambda t: t.task.pipeline.augment, "resized_crop"),
+    "--randaugment": (
+        [*RESIZED, "--randaugment", "rand-m9"],
+        RESIZED,
+        lambda t: t.task.pipeline.randaugment,
+        "rand-m9",
+    ),
+    "--random-erasing": ([*RESIZED, "--random-erasing", "0.2"], RESIZED, lambda t: t.task.pipeline.random_erasing, 0.2),
+    "--train-interpolation": (
+        [*RESIZED, "--train-interpolation", "bicubic"],
+        RESIZED,
+        lambda t: t.task.pipeline.train_interpolation,
+        "bicubic",
+    ),
+    "--test-interpolation": (
+        [*RESIZED, "--test-interpolation", "bicubic"],
+        RESIZED,
+        lambda t: t.task.pipeline.test_interpolation,
+        "bicubic",
+    ),
+    "--normalization": (
+        [*RESIZED, "--normalization", "imagenet"],
+        RESIZED,
+        lambda t: t.task.pipeline.normalization,
+        "imagenet",
+    ),
+    "--dropout": (
+        [*B0, "--dropout", "0.5"],
+        B0,
+        lambda t: t.model.get_layer("efficientnet_b0_timm").get_layer("top_dropout").rate,
+        0.5,
+    ),
+    "--drop-connect": (
+        [*B0, "--drop-connect", "0.4"],
+        B0,
+        lambda t: t.model.get_layer("efficientnet_b0_timm").get_layer("block6d_drop").rate,
+        0.4 * 14 / 16,  # timm's: block i (from 0) of 16 drops with rate * i / 16
+    ),
 }
 # The translation sets read the training flags through their preset (issue 9: --learning-rate was ignored there);
 # one run with all of them (each reads a different part of what is trained) keeps the test cheap. --head is theirs
