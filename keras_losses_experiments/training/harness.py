@@ -78,9 +78,21 @@ def _best_logged(log, monitor, mode, first_epoch):
     return (max if mode == "max" else min)(values) if values else None
 
 
-def fit(model, strategy, epoch_batches, global_batch_size, validation, epochs, steps_per_epoch, output_dir, monitor):
+def fit(
+    model,
+    strategy,
+    epoch_batches,
+    global_batch_size,
+    validation,
+    epochs,
+    steps_per_epoch,
+    output_dir,
+    monitor,
+    extra_callbacks=(),
+):
     """`resume.fit` with `callbacks` in this worker's folder (the model patched by `strategy.prepare`): a killed
     run, started again, resumes from its last backup (`backup/`, removed once the run is done) exactly.
+    `extra_callbacks` run first (a callback adding a metric to the logs comes before those reading it).
 
     `epoch_batches(data_epoch)`: one pass over the training data (see `resume.stream`). Returns (history, the
     run's summary for results.json: backend, strategy, replicas, precision, epochs, steps, the epoch it resumed
@@ -97,7 +109,7 @@ def fit(model, strategy, epoch_batches, global_batch_size, validation, epochs, s
         epochs,
         steps_per_epoch,
         directory / "backup",
-        lambda first_epoch: callbacks(directory, monitor, first_epoch),
+        lambda first_epoch: [*extra_callbacks, *callbacks(directory, monitor, first_epoch)],
         validation_data=validation,
         verbose="auto",
     )
