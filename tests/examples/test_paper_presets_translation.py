@@ -357,9 +357,14 @@ def test_the_docs_page_is_the_generated_one():
         assert papers.table(preset) in DOCS.read_text(encoding="utf-8")
 
 
-def test_the_de_en_preset_trains_as_fairseq_shrunk(translation_example, tmp_path):
-    """Two whole epochs of three updates of four token batches, the EL, validation BLEU, the average of both."""
-    pytest.importorskip("sacremoses")
+def test_the_de_en_preset_trains_as_fairseq_shrunk(translation_example, tmp_path, monkeypatch):
+    """Two whole epochs of updates of four token batches, the EL, validation BLEU, the average of both."""
+    from keras_losses_experiments.translation import corpus_training
+
+    try:
+        import sacremoses  # noqa: F401
+    except ImportError:  # the translation extra's; without it, BLEU on the tokenized text (the rest is the same)
+        monkeypatch.setattr(corpus_training, "moses_detokenizer", lambda language: lambda text: text)
     (tmp_path / "corpus").mkdir()
     write_corpus(tmp_path / "corpus")
     output = tmp_path / "run"
