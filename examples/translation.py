@@ -484,6 +484,7 @@ def corpus_main(config, strategy):
         monitor="val_token_accuracy",
         extra_callbacks=extra,
     )
+    updates = int(keras_ops_numpy(model.optimizer.iterations))  # before a checkpoint's optimizer state is loaded
     training.remove_partial_epoch(checkpoint_dir, stopper)
     generate = (training.generator(model, search), data, options.max_len_a, options.max_len_b, length)
     reports = {"final": training.generation_bleu(*generate)}
@@ -515,7 +516,7 @@ def corpus_main(config, strategy):
         "overrides": config.overrides,
         "head": config.head,
         "vocabulary_sizes": {"source": data.source_vocabulary_size, "target": data.target_vocabulary_size},
-        "updates": int(keras_ops_numpy(model.optimizer.iterations)),
+        "updates": updates,
         "skipped_too_long": len(batches.skipped),
         "checkpoints": checkpoints.report(),
         "averaged_checkpoints": [str(path) for path in averaged] if averaged else None,

@@ -54,7 +54,9 @@ DIFFERENCES = (
     (
         "Mixed precision: Keras' mixed_float16 keeps float32 weights and computes in float16, layer normalisation "
         "and softmax in float32; fairseq --fp16 runs the whole model in float16 with float32 master weights. "
-        "A batch with non-finite gradients: Keras skips that batch, fairseq the whole update.",
+        "Loss scaling starts at 2^15 and doubles after 2000 finite steps (Keras), at 2^7 and doubles after "
+        "2^14 / update-freq updates (fairseq); a batch with non-finite gradients: Keras skips that batch, fairseq "
+        "the whole update; skipped updates count toward --max-updates in neither.",
         "rounding-level differences in the trajectory; no systematic effect on BLEU expected",
     ),
     (

@@ -81,8 +81,9 @@ def updates_per_epoch(token_batches, update_freq):
 
 
 def epochs_for(max_updates, token_batches, update_freq):
-    """The epochs `fit` needs to reach `max_updates` (the last may stop early: `StopAtUpdates`)."""
-    return math.ceil(max_updates / updates_per_epoch(token_batches, update_freq))
+    """The epochs `fit` is given to reach `max_updates`: twice those of as many updates, as updates skipped for
+    non-finite float16 gradients do not count (fairseq's neither); `StopAtUpdates` ends training."""
+    return 2 * math.ceil(max_updates / updates_per_epoch(token_batches, update_freq))
 
 
 class StopAtUpdates(keras.callbacks.Callback):

@@ -91,6 +91,8 @@ class FairseqEmbedding(keras.layers.Layer):
         return tokens * scale + ops.cast(ops.take(self.positions, position, axis=0), self.compute_dtype)
 
     def compute_mask(self, inputs, mask=None):
+        if "int" not in str(inputs.dtype):  # `reverse=True` on hidden states: their mask passes on
+            return mask
         return ops.not_equal(inputs, PAD_ID)
 
     def get_config(self):

@@ -267,6 +267,19 @@ def test_shared_embeddings_are_one_matrix_and_the_architecture_is_fairseqs(trans
     np.testing.assert_allclose(ops.convert_to_numpy(layer(hidden, reverse=True))[0, 0], matrix.sum(1), rtol=1e-5)
     half = np.exp(np.arange(8) * -(math.log(10000) / 7))  # fairseq's frequencies: [sin | cos] halves
     np.testing.assert_allclose(table[3], np.concatenate([np.sin(3 * half), np.cos(3 * half)]), rtol=1e-6)
+    # It trains (the logits keep the decoder's padding mask) and decodes through the same matrix.
+    from keras_losses_experiments import losses
+    from keras_losses_experiments.translation import corpus_training
+    from keras_losses_experiments.translation.beam_search import FairseqBeamSearch
+
+    net.compile(optimizer="adam", loss=losses.build_loss("conservative_encouraging:0.5", 40, 0.1, ignore_class=0))
+    sources, targets = np.array([[5, 6, 2, 0], [7, 2, 0, 0]], "int32"), np.array([[8, 9, 2], [4, 2, 0]], "int32")
+    decoder = np.concatenate([np.full((2, 1), 2, "int32"), targets[:, :-1]], axis=1)
+    assert np.isfinite(net.train_on_batch([sources, decoder], targets))
+    generate = corpus_training.generator(net, FairseqBeamSearch(2, pad_id=0, eos_id=2))
+    found = corpus_training.translate(generate, [sources[0][:3], sources[1][:2]], [[0, 1]], 1.2, 10, 1024, 0)
+    for ids in found.values():
+        assert 2 in ids.tolist() and ids.tolist().index(2) <= int(1.2 * 3 + 10)  # ends within fairseq's max_len
 
 
 def test_refusals_name_the_flag(translation_example):
