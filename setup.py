@@ -4,7 +4,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 EXPERIMENTS = ["tensorflow>=2.16", "tensorflow-datasets", "tensorboard", "scikit-learn", "matplotlib", "rich"]
-TRANSLATION = ["keras-hub", "tensorflow-text", "sacrebleu"]
+TRANSLATION = ["keras-hub", "tensorflow-text", "sacrebleu", "sacremoses"]
 # The core tests also run on PyTorch (tests/test_backends.py). torch is pinned: this version installs a CPU wheel
 # from the local package cache here; any other version downloads a multi-GB CUDA build. ruff is pinned because its
 # rules and its formatting change between releases (tests/test_style.py runs it).

@@ -36,6 +36,14 @@ def at_least(minimum):
     return check
 
 
+def betas(text):
+    """`0.9,0.98`: two numbers in [0, 1), as a tuple."""
+    values = tuple(float(part) for part in text.split(","))
+    if len(values) != 2 or not all(0 <= value < 1 for value in values):
+        raise ValueError(text)
+    return values
+
+
 def positive(value):
     return None if value > 0 else f"must be > 0. Received: {value}"
 
@@ -262,6 +270,75 @@ FLAGS = {
             help="the channel mean and std of the resized_crop pipeline (default: the data set's)",
         ),
         Flag("drop_connect", float, check=fraction(True, False), help="EfficientNet-B0's drop-connect rate (0.2)"),
+        # translation capabilities (the encouraging-loss paper's fairseq recipes; docs/papers_translation.md)
+        Flag(
+            "corpus",
+            metavar="DIR",
+            help="your translation corpus: train/valid/test.<lang> files as fairseq's prepare-iwslt14.sh writes them "
+            "(tokenized, BPE-split; with --source-lang, --target-lang), or train/valid/test.tsv (source<TAB>target, "
+            "our WordPiece tokenizer); trained in batches of --max-tokens",
+        ),
+        Flag("source_lang", metavar="LANG", help="--corpus: the source files' suffix (de)"),
+        Flag("target_lang", metavar="LANG", help="--corpus: the target files' suffix (en)"),
+        Flag(
+            "joined_dictionary",
+            None,
+            False,
+            "--corpus: one vocabulary over both languages' training files (fairseq-preprocess --joined-dictionary)",
+        ),
+        Flag(
+            "bpe",
+            choices=("subword_nmt", "sentencepiece"),
+            help="--corpus: how the files are split, joined back before BLEU: subword_nmt ('@@ ', --remove-bpe) or "
+            "sentencepiece (--remove-bpe sentencepiece) (default: subword_nmt)",
+        ),
+        Flag("max_tokens", int, check=at_least(1), help="--corpus: batches of at most this many tokens (fairseq's)"),
+        Flag(
+            "update_freq",
+            int,
+            1,
+            "--corpus: one update every N batches, normalised by their tokens together (fairseq's --update-freq)",
+            at_least(1),
+        ),
+        Flag("max_updates", int, check=at_least(1), help="--corpus: train this many updates (fairseq's --max-update)"),
+        Flag(
+            "average_last",
+            int,
+            check=at_least(1),
+            metavar="N",
+            help="--corpus: the final model is the mean of the last N epoch checkpoints (fairseq's "
+            "average_checkpoints.py --num-epoch-checkpoints N)",
+        ),
+        Flag(
+            "best_by",
+            choices=("bleu",),
+            help="--corpus: also report the checkpoint of the best validation BLEU (fairseq's --eval-bleu, "
+            "--best-checkpoint-metric bleu --maximize-best-checkpoint-metric)",
+        ),
+        Flag(
+            "length_penalty", float, 1.0, "beam search: the score is log-probability / length^this (fairseq --lenpen)"
+        ),
+        Flag("max_len_a", float, check=at_least(0), help="--corpus test translations: at most a x source length + b"),
+        Flag("max_len_b", int, check=at_least(1), help="--corpus test translations: see --max-len-a"),
+        Flag("valid_max_len_a", float, check=at_least(0), help="--best-by bleu: the validation translations' a"),
+        Flag("valid_max_len_b", int, check=at_least(1), help="--best-by bleu: the validation translations' b"),
+        Flag(
+            "architecture",
+            choices=("keras_hub", "fairseq"),
+            help="keras_hub: keras-hub's layers, learned positions, dropout everywhere; fairseq: fairseq's transformer "
+            "(sinusoidal positions, embeddings scaled by sqrt(d), --attention-dropout, no output bias) (default: the "
+            "preset's)",
+        ),
+        Flag("attention_dropout", float, check=fraction(True, False), help="--architecture fairseq (default: 0)"),
+        Flag(
+            "share_all_embeddings",
+            None,
+            False,
+            "--architecture fairseq with --joined-dictionary: one matrix embeds source and target tokens and is the "
+            "output projection (logits h @ E^T, a dense head)",
+        ),
+        Flag("adam_betas", betas, metavar="B1,B2", help="Adam's betas (default: the preset's)"),
+        Flag("adam_eps", float, check=positive, help="Adam's epsilon (default: the preset's)"),
         # evaluation
         Flag("validation_steps", int, check=at_least(1), help="default: the whole test split"),
         Flag("beams", int, check=at_least(1), help="beam size of the test translations, 1: greedy"),

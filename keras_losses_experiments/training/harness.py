@@ -90,10 +90,11 @@ def fit(
     monitor,
     extra_callbacks=(),
 ):
-    """`resume.fit` with `callbacks` in this worker's folder (the model patched by `strategy.prepare`), then
-    `extra_callbacks` (before the logs: a moving average of the weights evaluated in their place, the epoch
-    checkpoints): a killed run, started again, resumes from its last backup (`backup/`, removed once the run is
-    done) exactly (a moving average of the weights starts again from the weights it resumes with).
+    """`resume.fit` with `callbacks` in this worker's folder (the model patched by `strategy.prepare`), after
+    `extra_callbacks` (a moving average of the weights evaluated in their place, the epoch checkpoints; a callback
+    adding a metric to the logs comes before those reading it): a killed run, started again, resumes from its last
+    backup (`backup/`, removed once the run is done) exactly (a moving average of the weights starts again from
+    the weights it resumes with).
 
     `epoch_batches(data_epoch)`: one pass over the training data (see `resume.stream`). Returns (history, the
     run's summary for results.json: backend, strategy, replicas, precision, epochs, steps, the epoch it resumed

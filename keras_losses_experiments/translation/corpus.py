@@ -105,10 +105,10 @@ class Dictionary:
         """fairseq's `encode_line(line, add_if_not_exist=False)`: the ids of the words, `</s>` appended."""
         return np.array([self.indices.get(w, self.unk) for w in tokenize_line(line)] + [self.eos], np.int32)
 
-    def string(self, ids, bpe_symbol=None, escape_unk=False):
+    def string(self, ids, bpe_symbol=None, escape_unk=False, unk_string=None):
         """fairseq's `Dictionary.string`: the words of `ids` (`</s>` and `<s>` left out), `<unk>` written
-        `<<unk>>` if `escape_unk`, BPE removed (`remove_bpe`)."""
-        unk = f"<{UNK}>" if escape_unk else UNK
+        `unk_string` if given, else `<<unk>>` if `escape_unk`, BPE removed (`remove_bpe`)."""
+        unk = unk_string if unk_string is not None else f"<{UNK}>" if escape_unk else UNK
         words = (unk if i == self.unk else self.symbols[i] for i in map(int, ids) if i not in (self.eos, self.bos))
         return remove_bpe(" ".join(words), bpe_symbol)
 
@@ -175,6 +175,7 @@ class TranslationCorpus:
     detokenize: object  # a generated sentence's model ids, after the start token -> the text BLEU compares
     reference_text: dict  # split -> the references as BLEU compares them
     bleu: object  # (hypotheses, references) -> BLEU
+    target_dictionary: object = None  # parallel files: the target side's `Dictionary` (fairseq's --eval-bleu)
 
     def references(self, split):
         return self.reference_text[split]
@@ -224,6 +225,7 @@ def read_parallel_files(directory, source_language, target_language, joined_dict
         detokenize=lambda ids: target_dictionary.string(model_ids(_sentence(ids, Dictionary.eos)), bpe_symbol),
         reference_text=references,
         bleu=tokenized_bleu,
+        target_dictionary=target_dictionary,
     )
 
 

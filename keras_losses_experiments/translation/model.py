@@ -22,37 +22,53 @@ from keras_losses_experiments.translation.data import PAD_ID
 from keras_losses_experiments.translation.presets import DEFAULT_HEAD, HEADS
 
 SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS = "source_embedding", "target_embedding", "logits"
+SHARED = "shared_embedding"  # --share-all-embeddings: source, target and output
 ENCODER, DECODER = "encoder_{}", "decoder_{}"
 
 
 def build_transformer(source_vocabulary, target_vocabulary, sequence_length, preset, head=DEFAULT_HEAD):
     """Encoder-decoder transformer from keras-hub layers; embeddings mask padding (id 0) throughout.
 
-    `preset` (a `TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout.
+    `preset` (a `TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout, and
+    the architecture: `"keras_hub"` (keras-hub's `TokenAndPositionEmbedding`, learned positions, dropout `dropout`
+    everywhere, a dropout before the logits layer) or `"fairseq"` (fairseq's transformer: `fairseq_layers`;
+    attention dropout `preset.attention_dropout`, no bias and no dropout at the output; with
+    `preset.share_all_embeddings` one matrix embeds source and target tokens and is the output projection).
     Inputs `encoder_inputs` and `decoder_inputs` (token ids, at most `sequence_length` each); output: logits
     over the target vocabulary at every decoder position (float32 under mixed precision too). `head` (one of
     `HEADS`) is the logits layer: `"chunked"`, `keras_losses.LossHead` (in training, logits that carry the
     hidden states from which the package's losses compute the loss in chunks, the unused logits dropped by the
     compiled step; it computes the argmax of the logits for the training token accuracy in chunks too), or
     `"dense"`, `keras.layers.Dense`. Both have the same weights (`kernel`,
-    `bias`), drawn the same for the same seed.
+    `bias`), drawn the same for the same seed. Shared embeddings take `"dense"`: the logits are `h @ E^T`.
     """
-    import keras_hub
-
     if head not in HEADS:
         raise ValueError(f"`head` must be one of {HEADS}. Received: head={head!r}")
-
     encoder_inputs = keras.Input((None,), dtype="int32", name="encoder_inputs")
     decoder_inputs = keras.Input((None,), dtype="int32", name="decoder_inputs")
+    if preset.architecture == "fairseq":
+        logits = _fairseq_transformer(
+            encoder_inputs, decoder_inputs, source_vocabulary, target_vocabulary, sequence_length, preset, head
+        )
+    else:
+        logits = _keras_hub_transformer(
+            encoder_inputs, decoder_inputs, source_vocabulary, target_vocabulary, sequence_length, preset, head
+        )
+    return keras.Model([encoder_inputs, decoder_inputs], logits, name="translator")
+
+
+def _keras_hub_transformer(encoder_inputs, decoder_inputs, source_vocabulary, target_vocabulary, length, preset, head):
+    import keras_hub
+
     x = keras_hub.layers.TokenAndPositionEmbedding(
-        source_vocabulary, sequence_length, preset.model_dim, mask_zero=True, name=SOURCE_EMBEDDING
+        source_vocabulary, length, preset.model_dim, mask_zero=True, name=SOURCE_EMBEDDING
     )(encoder_inputs)
     for i in range(preset.layers):
         x = keras_hub.layers.TransformerEncoder(
             preset.feedforward_dim, preset.heads, preset.dropout, name=ENCODER.format(i)
         )(x)
     y = keras_hub.layers.TokenAndPositionEmbedding(
-        target_vocabulary, sequence_length, preset.model_dim, mask_zero=True, name=TARGET_EMBEDDING
+        target_vocabulary, length, preset.model_dim, mask_zero=True, name=TARGET_EMBEDDING
     )(decoder_inputs)
     for i in range(preset.layers):
         y = keras_hub.layers.TransformerDecoder(
@@ -62,8 +78,53 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
         to_logits = LossHead(target_vocabulary, dtype="float32", training_predictions=True, name=LOGITS)
     else:
         to_logits = keras.layers.Dense(target_vocabulary, dtype="float32", name=LOGITS)
-    logits = to_logits(keras.layers.Dropout(preset.dropout)(y))
-    return keras.Model([encoder_inputs, decoder_inputs], logits, name="translator")
+    return to_logits(keras.layers.Dropout(preset.dropout)(y))
+
+
+def _fairseq_transformer(encoder_inputs, decoder_inputs, source_vocabulary, target_vocabulary, length, preset, head):
+    from keras_losses_experiments.translation import fairseq_layers as fairseq
+
+    dim, dropout = preset.model_dim, preset.dropout
+    if preset.share_all_embeddings:
+        if source_vocabulary != target_vocabulary:
+            raise ValueError(
+                "shared embeddings need one vocabulary (--joined-dictionary). Received: "
+                f"{source_vocabulary} source and {target_vocabulary} target symbols"
+            )
+        if head != "dense":
+            raise ValueError(f"shared embeddings compute the logits h @ E^T (head 'dense'). Received: head={head!r}")
+        source_embedding = target_embedding = fairseq.FairseqEmbedding(source_vocabulary, dim, length, name=SHARED)
+    else:
+        source_embedding = fairseq.FairseqEmbedding(source_vocabulary, dim, length, name=SOURCE_EMBEDDING)
+        target_embedding = fairseq.FairseqEmbedding(target_vocabulary, dim, length, name=TARGET_EMBEDDING)
+    x = keras.layers.Dropout(dropout, name="source_embedding_dropout")(source_embedding(encoder_inputs))
+    for i in range(preset.layers):
+        x = fairseq.FairseqEncoderLayer(
+            preset.feedforward_dim,
+            preset.heads,
+            dropout,
+            attention_dropout=preset.attention_dropout,
+            name=ENCODER.format(i),
+        )(x)
+    y = keras.layers.Dropout(dropout, name="target_embedding_dropout")(target_embedding(decoder_inputs))
+    for i in range(preset.layers):
+        y = fairseq.FairseqDecoderLayer(
+            preset.feedforward_dim,
+            preset.heads,
+            dropout,
+            attention_dropout=preset.attention_dropout,
+            name=DECODER.format(i),
+        )(y, x)
+    if preset.share_all_embeddings:
+        return target_embedding(y, reverse=True)
+    options = {
+        "use_bias": False,
+        "kernel_initializer": keras.initializers.RandomNormal(stddev=dim**-0.5),
+        "name": LOGITS,
+    }
+    if head == "chunked":
+        return LossHead(target_vocabulary, dtype="float32", training_predictions=True, **options)(y)
+    return keras.layers.Dense(target_vocabulary, dtype="float32", **options)(y)
 
 
 def compiled_translator(
@@ -117,11 +178,9 @@ class TranslatorLayers:
     def of(cls, model):
         """Raises `ValueError` for a model that `build_transformer` did not build."""
         names = {layer.name for layer in model.layers}
-        missing = [
-            name
-            for name in (SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS, ENCODER.format(0), DECODER.format(0))
-            if name not in names
-        ]
+        shared = SHARED in names  # one embedding matrix: source, target and (reversed) the logits
+        embeddings = (SHARED,) if shared else (SOURCE_EMBEDDING, TARGET_EMBEDDING, LOGITS)
+        missing = [name for name in (*embeddings, ENCODER.format(0), DECODER.format(0)) if name not in names]
         if missing:
             raise ValueError(
                 f"{model.name!r} is not a translator of `translator.build_transformer`: it has no layer "
@@ -132,6 +191,9 @@ class TranslatorLayers:
             count = sum(1 for i in range(len(names)) if pattern.format(i) in names)
             return tuple(model.get_layer(pattern.format(i)) for i in range(count))
 
+        if shared:
+            embedding = model.get_layer(SHARED)
+            return cls(embedding, stack(ENCODER), embedding, stack(DECODER), _Reversed(embedding))
         return cls(
             model.get_layer(SOURCE_EMBEDDING),
             stack(ENCODER),
@@ -139,3 +201,13 @@ class TranslatorLayers:
             stack(DECODER),
             model.get_layer(LOGITS),
         )
+
+
+@dataclass(frozen=True)
+class _Reversed:
+    """The logits of a shared embedding matrix, called as a logits layer: `h @ E^T`."""
+
+    embedding: object
+
+    def __call__(self, hidden, training=False):
+        return self.embedding(hidden, reverse=True)

@@ -62,10 +62,10 @@ SMALL_IMAGE_RUN = [
     "--validation-steps",
     "2",
 ]
-# The paper's preset (iwslt) shrunk to one small layer: its loss, smoothing, dropout and optimizer apply.
+# The iwslt_sentences preset shrunk to one small layer: its loss, smoothing, dropout and optimizer apply.
 TINY_TRANSLATION_RUN = [
     "--preset",
-    "iwslt",
+    "iwslt_sentences",
     "--layers",
     "1",
     "--model-dim",

@@ -126,6 +126,7 @@ IMAGE_FLAGS = {
         0.1,
     ),
 }
+CORPUS = ["--corpus", "c", "--max-tokens", "64"]  # the flags that apply to a corpus of the user's files only
 TRANSLATION_FLAGS = {
     "--dataset": (
         ["--dataset", "wmt14_translate/de-en"],
@@ -153,6 +154,55 @@ TRANSLATION_FLAGS = {
     "--warmup-steps": (["--warmup-steps", "8000"], lambda c: c.preset.recipe.schedule, InverseSqrt(8000)),
     "--beams": (["--beams", "1"], lambda c: c.beams, 1),
     "--test-sentences": (["--test-sentences", "10"], lambda c: c.test_sentences, 10),
+    "--architecture": (["--architecture", "fairseq"], lambda c: c.preset.architecture, "fairseq"),
+    "--attention-dropout": (
+        ["--architecture", "fairseq", "--attention-dropout", "0.1"],
+        lambda c: c.preset.attention_dropout,
+        0.1,
+    ),
+    "--share-all-embeddings": (
+        ["--architecture", "fairseq", "--share-all-embeddings"],
+        lambda c: (c.preset.share_all_embeddings, c.head),
+        (True, "dense"),
+    ),
+    "--adam-betas": (["--adam-betas", "0.8,0.9"], lambda c: c.preset.recipe.optimizer.beta_2, 0.9),
+    "--adam-eps": (["--adam-eps", "1e-6"], lambda c: c.preset.recipe.optimizer.epsilon, 1e-6),
+    "--length-penalty": (
+        CORPUS + ["--length-penalty", "0.6"],
+        lambda c: getattr(c.corpus, "length_penalty", None),
+        0.6,
+    ),
+    **{
+        flags.option(name): (
+            CORPUS + [flags.option(name), text],
+            lambda c, name=name: getattr(c.corpus, name, None),
+            value,
+        )
+        for name, text, value in (
+            ("source_lang", "de", "de"),
+            ("target_lang", "en", "en"),
+            ("bpe", "sentencepiece", "sentencepiece"),
+            ("max_tokens", "512", 512),
+            ("update_freq", "4", 4),
+            ("max_updates", "9", 9),
+            ("average_last", "3", 3),
+            ("best_by", "bleu", "bleu"),
+            ("max_len_a", "1.5", 1.5),
+            ("max_len_b", "20", 20),
+            ("valid_max_len_a", "2", 2.0),
+            ("valid_max_len_b", "5", 5),
+        )
+    },
+    "--joined-dictionary": (
+        CORPUS + ["--joined-dictionary"],
+        lambda c: getattr(c.corpus, "joined_dictionary", None),
+        True,
+    ),
+    "--corpus": (
+        ["--corpus", "elsewhere", "--max-tokens", "9"],
+        lambda c: getattr(c.corpus, "directory", None),
+        "elsewhere",
+    ),
 }
 # Both examples: how and where to run (taken into effect by training.set_up, training.fit and training.finish).
 RUN_FLAGS = {
@@ -203,8 +253,13 @@ def test_image_defaults_are_the_datasets_recipe(image_example):
 
 def test_translation_defaults_are_the_presets(translation_example):
     config = configure(translation_example, [])
-    iwslt = PRESETS["iwslt"]
-    assert config.preset_name == "iwslt" and config.preset == iwslt and config.beams == 5 and config.head == "chunked"
+    iwslt = PRESETS["iwslt_sentences"]
+    assert (
+        config.preset_name == "iwslt_sentences"
+        and config.preset == iwslt
+        and config.beams == 5
+        and config.head == "chunked"
+    )
     assert config.loss == flags.LossChoice("conservative_encouraging", log_end=0.5, label_smoothing=0.1)
     assert (iwslt.dropout, iwslt.recipe.learning_rate, iwslt.recipe.weight_decay) == (0.3, 5e-4, 1e-4)
     assert (iwslt.layers, iwslt.model_dim, iwslt.feedforward_dim, iwslt.heads) == (6, 512, 1024, 4)
@@ -222,7 +277,8 @@ def test_help_names_the_papers_preset(translation_example, capsys):
     with pytest.raises(SystemExit):
         translation_example["build_parser"]().parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "iwslt is the encouraging-loss paper's setup" in text and "fairseq transformer_iwslt_de_en" in text
+    assert "zhao2022-iwslt14-de-en and zhao2022-iwslt17-fr-en are the encouraging-loss paper's experiments" in text
+    assert "iwslt_sentences fairseq's transformer_iwslt_de_en sizes on sentence batches (not the paper's" in text
     assert "mean over the non-padding tokens of the whole global batch" in text
 
 

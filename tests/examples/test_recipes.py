@@ -60,7 +60,7 @@ def test_digits_adam_at_a_constant_rate():
 
 def test_iwslt_preset_is_the_papers_fairseq_schedule():
     # fairseq inverse_sqrt: 0 -> 5e-4 linearly over 4000 updates, then 5e-4 * sqrt(4000 / step)
-    schedule = make_schedule(PRESETS["iwslt"].recipe, 400)  # 30 epochs of 400 steps: last step 11,999
+    schedule = make_schedule(PRESETS["iwslt_sentences"].recipe, 400)  # 30 epochs of 400 steps: last step 11,999
     steps = [0, 1, 2000, 4000, 8000, 11999]
     expected = [0.0, 5e-4 / 4000, 2.5e-4, 5e-4, 5e-4 * math.sqrt(0.5), 5e-4 * math.sqrt(4000 / 11999)]
     assert rates(schedule, steps) == pytest.approx(expected, rel=1e-6, abs=1e-12)
@@ -83,7 +83,7 @@ def test_the_optimizers_are_the_recipes():
     sgd = make_optimizer(RECIPES["imagenet2012"], 10, 512)
     assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == 0.9
     assert sgd.weight_decay == pytest.approx(1e-4)
-    adamw = make_optimizer(PRESETS["iwslt"].recipe, 10)
+    adamw = make_optimizer(PRESETS["iwslt_sentences"].recipe, 10)
     assert isinstance(adamw, keras.optimizers.AdamW) and adamw.weight_decay == pytest.approx(1e-4)
     assert (adamw.beta_1, adamw.beta_2, adamw.epsilon) == (0.9, 0.98, 1e-8)
     adam = make_optimizer(PRESETS["base"].recipe, 10)
@@ -102,7 +102,7 @@ def test_mixed_float16_optimizers_carry_their_loss_scaling():
 
 def test_learning_rate_scales_linearly_only_where_the_recipe_says_so():
     assert RECIPES["cifar10"].peak_learning_rate(512) == pytest.approx(0.4)
-    assert PRESETS["iwslt"].recipe.peak_learning_rate(512) == 5e-4  # fairseq does not scale Adam's rate
+    assert PRESETS["iwslt_sentences"].recipe.peak_learning_rate(512) == 5e-4  # fairseq does not scale Adam's rate
 
 
 def test_every_field_takes_effect():
@@ -141,9 +141,9 @@ def test_overrides_name_the_field_that_does_not_apply():
     with raises_config_error("warmup_steps", "does not apply to the step schedule"):
         imagenet.override(warmup_steps=100)
     with raises_config_error("warmup_epochs", "does not apply to the inverse_sqrt schedule"):
-        PRESETS["iwslt"].recipe.override(warmup_epochs=1)
+        PRESETS["iwslt_sentences"].recipe.override(warmup_epochs=1)
     with raises_config_error("schedule", "cosine does not apply"):
-        PRESETS["iwslt"].recipe.override(schedule="cosine")
+        PRESETS["iwslt_sentences"].recipe.override(schedule="cosine")
     with raises_config_error("learning_rate", "must be > 0"):
         imagenet.override(learning_rate=0.0)
     # a new reference batch (keras-losses compare's global --batch-size): the same peak there
@@ -155,13 +155,13 @@ def test_overrides_name_the_field_that_does_not_apply():
 
 
 def test_translation_overrides():
-    iwslt = PRESETS["iwslt"].override(learning_rate=1e-3, dropout=0.1, warmup_steps=8000)
+    iwslt = PRESETS["iwslt_sentences"].override(learning_rate=1e-3, dropout=0.1, warmup_steps=8000)
     assert (iwslt.recipe.learning_rate, iwslt.dropout, iwslt.recipe.schedule.warmup_steps) == (1e-3, 0.1, 8000)
     wide = PRESETS["base"].override(model_dim=1024, heads=16)  # Transformer-big's width: Vaswani's rate follows
     assert wide.recipe.learning_rate == pytest.approx((1024 * 4000) ** -0.5)
     fixed = PRESETS["base"].override(model_dim=1024, heads=16, learning_rate=1e-3)
     assert fixed.recipe.learning_rate == 1e-3 and not fixed.learning_rate_from_model_dim
-    assert PRESETS["iwslt"].override(model_dim=256).recipe.learning_rate == 5e-4  # a fixed peak stays
+    assert PRESETS["iwslt_sentences"].override(model_dim=256).recipe.learning_rate == 5e-4  # a fixed peak stays
     with raises_config_error("model_dim", r"must be a multiple of the attention heads \(8\). Received: 100"):
         PRESETS["base"].override(model_dim=100)
     with raises_config_error("dropout", r"must be in \[0, 1\)"):

@@ -50,7 +50,7 @@ def harness_models(rng, directory):
             runs.append((model, *image_batch(rng, 8, 10, high=1.0)))
         finally:
             keras.mixed_precision.set_global_policy("float32")
-    preset = PRESETS["iwslt"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
+    preset = PRESETS["iwslt_sentences"].override(layers=1, model_dim=16, heads=2, feedforward_dim=32, dropout=0.0)
     vocabulary = SimpleNamespace(vocabulary_size=lambda: 30)
     translation_model = translator.compiled_translator(
         "conservative_encouraging:0.5", vocabulary, vocabulary, 8, preset

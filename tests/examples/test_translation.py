@@ -31,9 +31,9 @@ def check_run(output_dir, loss):
     return results
 
 
-def test_the_papers_preset_applies_its_loss_smoothing_dropout_and_optimizer(translation_run):
+def test_the_preset_applies_its_loss_smoothing_dropout_and_optimizer(translation_run):
     results = check_run(translation_run, "conservative_encouraging:0.5")
-    assert results["preset"] == "iwslt" and results["label_smoothing"] == 0.1 and results["beams"] == 2
+    assert results["preset"] == "iwslt_sentences" and results["label_smoothing"] == 0.1 and results["beams"] == 2
     assert results["head"] == "chunked"  # the default logits layer: keras_losses.LossHead
     assert results["preset_config"]["dropout"] == 0.3 and results["preset_config"]["model_dim"] == 32
     model = keras.models.load_model(translation_run / "model.keras")
