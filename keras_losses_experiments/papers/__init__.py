@@ -138,8 +138,9 @@ def section(preset):
 
 
 def page():
-    """The generated part of docs/papers.md: a section per preset."""
-    return "\n".join(section(preset) for preset in presets().values())
+    """The generated part of docs/papers.md: a section per vision preset (the translation presets have their
+    own page, `zhao2022_translation.page()`: docs/papers_translation.md)."""
+    return "\n".join(section(p) for p in presets().values() if p.program == "image_classification")
 
 
 if __name__ == "__main__":

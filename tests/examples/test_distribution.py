@@ -60,6 +60,7 @@ def test_two_tensorflow_workers_killed_and_restarted_train_as_one_device(image_r
     assert type(model).__module__.startswith("keras.")  # loaded without custom objects: the patch was per instance
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "best.keras",
+        "checkpoints",
         "logs",
         "model.keras",
         "results.json",
