@@ -230,7 +230,9 @@ source, target and output (Fr-En; `h @ E^T`, a dense logits layer: the chunked `
 for step: epsilon added to `sqrt(v)` and the bias corrections in the step size (:205-211), the weight decay
 `p -= lr * wd * p` with the update's learning rate beside it (:213-216; Keras' `weight_decay`, decoupled). The
 `inverse_sqrt` schedule (`lr_scheduler/inverse_square_root_schedule.py:56-83`) gives update `k` (from 1) the rate
-`lr * min((k - 1) / 4000, sqrt(4000 / (k - 1)))`, counted in updates with `--update-freq`.
+`lr * min((k - 1) / 4000, sqrt(4000 / (k - 1)))`, counted in updates with `--update-freq`. The embeddings'
+gradients reach it dense, as PyTorch's (`translation/embeddings.py`): on TensorFlow Keras' Adam would square each
+occurrence of a token in a batch apart (`v` gets the sum of their squares, not the square of their sum).
 """
 
 
