@@ -53,7 +53,7 @@ def test_keras_adam_squares_each_occurrence_of_a_sparse_gradient_apart(weights):
     repeated id (and only for it). If this fails, Keras fixed it: `embeddings.dense_gradient` can go."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("IndexedSlices are TensorFlow's")
-    layer = keras.layers.Embedding(5, 4)
+    layer = keras.layers.Embedding(5, 4, dtype="float32")
     before, gradient, after = _one_step(layer, lambda layer: layer.embeddings, weights)
     expected = _numpy_adam_step(before, gradient)
     np.testing.assert_allclose(after[2], expected[2], rtol=1e-5)  # id 2 occurs once: the same
@@ -63,10 +63,10 @@ def test_keras_adam_squares_each_occurrence_of_a_sparse_gradient_apart(weights):
 @pytest.mark.parametrize("kind", ["keras_hub", "fairseq"])
 def test_translator_embeddings_get_adams_dense_update(kind, weights):
     if kind == "keras_hub":
-        layer = embeddings.TokenAndPositionEmbedding(5, 8, 4)
+        layer = embeddings.TokenAndPositionEmbedding(5, 8, 4, dtype="float32")
         table_of, scale = (lambda layer: layer.token_embedding.embeddings), 1.0
     else:
-        layer = FairseqEmbedding(5, 4, max_positions=8)
+        layer = FairseqEmbedding(5, 4, max_positions=8, dtype="float32")
         table_of, scale = (lambda layer: layer.embeddings), 2.0  # sqrt(d)
     before, gradient, after = _one_step(layer, table_of, weights, scale)
     np.testing.assert_allclose(after, _numpy_adam_step(before, gradient), atol=1e-5)  # the bug: > 1e-3
