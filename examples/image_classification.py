@@ -29,9 +29,7 @@ and on JAX (`KERAS_BACKEND=jax`, one or several processes through keras.distribu
 """
 
 import argparse
-import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 
 def build_parser():
@@ -118,15 +116,10 @@ def configure(args, preset=None, overrides=None):
     field of a flag that does not apply."""
     from keras_losses_experiments import flags, papers
     from keras_losses_experiments.classification import vision
-    from keras_losses_experiments.errors import ConfigError
 
     if args.preset is not None and preset is None:
         papers.get(args.preset, "image_classification")  # raises: not a paper preset of this program
-    seeds = args.seeds
-    if args.seed is not None and seeds is not None:
-        if preset is None or "seeds" in (overrides or {}):
-            raise ConfigError("seed", "give --seed (one run) or --seeds (several), not both")
-        seeds = None  # --seed under a preset: that one run instead of the preset's seeds
+    seeds = flags.seeds_to_run(args, preset, overrides)
     run = replace(flags.run_options(args), seed=args.seed or 0)
     return Config(
         args.dataset,
@@ -137,7 +130,7 @@ def configure(args, preset=None, overrides=None):
         args.image_size,
         args.validation_steps,
         run,
-        None if seeds is None else flags.seed_values(seeds),
+        seeds,
         preset,
         overrides or {},
     )
@@ -159,15 +152,9 @@ def main(argv=None):
         parser.error(flags.usage(error))
     if config.seeds is None:
         return train(config, strategy, global_batch)
-    runs = {}
-    for seed in config.seeds:
-        run = replace(config.run, seed=seed, output_dir=f"{config.run.output_dir.rstrip('/')}/seed-{seed}")
-        if seed != config.seeds[0]:
-            harness.set_up(run)  # the seed (the strategy and precision stay)
-        runs[seed] = train(replace(config, run=run), strategy, global_batch)
-    if strategy.is_chief:
-        return summarize(runs, config.run.output_dir)
-    return None
+    return harness.over_seeds(
+        config, config.seeds, strategy, lambda config: train(config, strategy, global_batch), SUMMARY_METRICS
+    )
 
 
 def train(config, strategy, global_batch, callbacks=()):
@@ -257,26 +244,6 @@ def _averaged(ema):
 
 
 SUMMARY_METRICS = ("accuracy", "best_accuracy", "nll", "ece", "top5_accuracy")
-
-
-def summarize(runs, output_dir):
-    """`summary.json` in `output_dir`: each metric's mean and standard deviation (ddof 1) over the seeds' runs
-    ({seed: results}), and the runs' folders; printed as mean ± std. Returns the summary."""
-    import numpy as np
-
-    summary = {"seeds": list(runs), "runs": {seed: f"seed-{seed}" for seed in runs}}
-    for metric in SUMMARY_METRICS:
-        values = [r[metric] for r in runs.values() if r.get(metric) is not None]
-        if values:
-            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-            summary[metric] = {"mean": float(np.mean(values)), "std": std, "values": values}
-    path = Path(output_dir) / "summary.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    shown = ", ".join(
-        f"{m} {summary[m]['mean']:.4f} ± {summary[m]['std']:.4f}" for m in SUMMARY_METRICS if m in summary
-    )
-    print(f"over seeds {', '.join(map(str, runs))}: {shown} ({path})")
-    return summary
 
 
 if __name__ == "__main__":

@@ -81,6 +81,21 @@ def seed_values(value):
     return list(range(value)) if isinstance(value, int) else list(value)
 
 
+def seeds_to_run(args, preset=None, overrides=None):
+    """The seeds an example program runs (`seed_values` of `--seeds`), or None for one run with `--seed`. A paper
+    preset's seeds are `--seeds`' default: `--seed` under a preset is that one run instead. Raises `ConfigError`
+    for both flags given."""
+    from keras_losses_experiments.errors import ConfigError
+
+    if args.seeds is None:
+        return None
+    if args.seed is not None:
+        if preset is None or "seeds" in (overrides or {}):
+            raise ConfigError("seed", "give --seed (one run) or --seeds (several), not both")
+        return None
+    return seed_values(args.seeds)
+
+
 def epoch_list(text):
     """`30,60,80`: increasing whole epochs >= 1, as a tuple."""
     values = tuple(int(part) for part in text.split(","))

@@ -68,6 +68,13 @@ def get(name, program):
     if name not in known:
         raise ConfigError("preset", f"unknown preset {name!r}; the papers' presets are: {', '.join(known)}")
     preset = known[name]
+    if program == "compare" and preset.program == "translation":
+        raise ConfigError(
+            "preset",
+            f"{name} trains on --corpus, which keras-losses compare does not run yet: run "
+            f"`python examples/translation.py --preset {name} --corpus DIR` (the paper's loss, seeds 1 to 5, "
+            "summary.json) and the same with --loss ce (the baseline)",
+        )
     if program not in (preset.program, "compare"):
         raise ConfigError("preset", f"{name} is a preset of examples/{preset.program}.py, not of {program}")
     return preset

@@ -203,7 +203,9 @@ them with fairseq 0.10 (their fork): `examples/translation.py --preset NAME --co
 loss; `--loss ce` (the rest unchanged) trains its baseline, label-smoothed cross-entropy. IWSLT is not in
 tensorflow-datasets: prepare it with fairseq's `examples/translation/prepare-iwslt14.sh` (De-En; Fr-En: the
 IWSLT'17 files with a joint 16k SentencePiece model) and give the folder of `train.de`, `valid.de`, ... with
-`--corpus`. The script runs seeds 1 to 5: `--seed 1` ... `--seed 5`, one output directory each.
+`--corpus`. The script runs seeds 1 to 5, and so does the preset (`--seeds`' default: each seed's run in
+`--output-dir/seed-<s>`, then `summary.json` with the mean ± std of the test BLEU, final, best and averaged);
+`--seed S` runs one of them.
 
 **The loss.** The criterion `encourage_loss` (`translation/fairseq/criterions/encourage_loss.py`) is
 label-smoothed cross-entropy `(1 - e) * -log p_y + e / V * sum_v -log p_v` (:53-72) plus the bonus
@@ -230,7 +232,9 @@ source, target and output (Fr-En; `h @ E^T`, a dense logits layer: the chunked `
 for step: epsilon added to `sqrt(v)` and the bias corrections in the step size (:205-211), the weight decay
 `p -= lr * wd * p` with the update's learning rate beside it (:213-216; Keras' `weight_decay`, decoupled). The
 `inverse_sqrt` schedule (`lr_scheduler/inverse_square_root_schedule.py:56-83`) gives update `k` (from 1) the rate
-`lr * min((k - 1) / 4000, sqrt(4000 / (k - 1)))`, counted in updates with `--update-freq`.
+`lr * min((k - 1) / 4000, sqrt(4000 / (k - 1)))`, counted in updates with `--update-freq`. The embeddings'
+gradients reach it dense, as PyTorch's (`translation/embeddings.py`): on TensorFlow Keras' Adam would square each
+occurrence of a token in a batch apart (`v` gets the sum of their squares, not the square of their sum).
 """
 
 

@@ -170,6 +170,40 @@ def _jsonable(value):
     return str(value)
 
 
+def over_seeds(config, seeds, strategy, train, metrics):
+    """Runs `train(config)` once per seed, each with `config.run`'s seed and its output directory's `seed-<s>/`
+    (the seed set anew before each run: `set_up`; the strategy and precision stay), then on the chief
+    `summarize`s `metrics` of their results into `summary.json`. Returns the summary (None off the chief)."""
+    from dataclasses import replace
+
+    runs = {}
+    for seed in seeds:
+        run = replace(config.run, seed=seed, output_dir=f"{str(config.run.output_dir).rstrip('/')}/seed-{seed}")
+        if seed != seeds[0]:
+            set_up(run)
+        runs[seed] = train(replace(config, run=run))
+    return summarize(runs, config.run.output_dir, metrics) if strategy.is_chief else None
+
+
+def summarize(runs, output_dir, metrics):
+    """`summary.json` in `output_dir`: each of `metrics`' mean and standard deviation (ddof 1) over the seeds'
+    runs ({seed: results}; a metric a run lacks or has as None is left out), and the runs' folders; printed as
+    mean ± std. Returns the summary."""
+    import numpy as np
+
+    summary = {"seeds": list(runs), "runs": {seed: f"seed-{seed}" for seed in runs}}
+    for metric in metrics:
+        values = [r[metric] for r in runs.values() if r.get(metric) is not None]
+        if values:
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            summary[metric] = {"mean": float(np.mean(values)), "std": std, "values": values}
+    path = Path(output_dir) / "summary.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    shown = ", ".join(f"{m} {summary[m]['mean']:.4f} ± {summary[m]['std']:.4f}" for m in metrics if m in summary)
+    print(f"over seeds {', '.join(map(str, runs))}: {shown} ({path})")
+    return summary
+
+
 def run_main(main, program):
     """Runs an example's `main()`; a lost process of the cluster ends it with one line naming it (exit code 1)."""
     try:

@@ -10,8 +10,8 @@ ReLU, layer-norm epsilon 1e-5, as fairseq's defaults):
   from `padding_idx + 1 = 2` over the real tokens, padding's position embedding 0); called with
   `reverse=True` it is the output projection over the same matrix, `h @ E^T` without bias
   (`--share-all-embeddings`: one matrix for the source, the target and the output, transformer.py:196-...).
-- the embedding's gradient is dense, as PyTorch's (`_dense_gradient`: Keras' Adam on TensorFlow's sparse
-  gradients squares each occurrence of a token apart);
+- the embedding's gradient is dense, as PyTorch's (`embeddings.dense_gradient`: Keras' Adam on TensorFlow's
+  sparse gradients squares each occurrence of a token apart);
 - `FairseqEncoderLayer`/`FairseqDecoderLayer`: keras-hub's layers with the attention probabilities' own dropout
   rate (`attention_dropout`, fairseq's default 0, base_architecture :940) instead of keras-hub's `dropout`
   there; the residual and feed-forward dropouts stay `dropout`, and no dropout after the ReLU
@@ -25,6 +25,8 @@ import math
 import keras
 import keras_hub
 from keras import ops
+
+from keras_losses_experiments.translation.embeddings import dense_gradient
 
 PAD_ID = 0
 FIRST_POSITION = 2  # fairseq's padding_idx (1) + 1: the position of a sentence's first token
@@ -87,7 +89,7 @@ class FairseqEmbedding(keras.layers.Layer):
         position = ops.arange(length, dtype="int32")[None, :] + start_index + FIRST_POSITION
         position = ops.where(real, position, 1)  # padding: fairseq's padding_idx row, zeros
         scale = ops.cast(math.sqrt(self.embedding_dim), self.compute_dtype)
-        tokens = ops.take(_dense_gradient(ops.cast(self.embeddings, self.compute_dtype)), ids, axis=0)
+        tokens = ops.take(dense_gradient(ops.cast(self.embeddings, self.compute_dtype)), ids, axis=0)
         return tokens * scale + ops.cast(ops.take(self.positions, position, axis=0), self.compute_dtype)
 
     def compute_mask(self, inputs, mask=None):
@@ -101,14 +103,6 @@ class FairseqEmbedding(keras.layers.Layer):
             vocabulary_size=self.vocabulary_size, embedding_dim=self.embedding_dim, max_positions=self.max_positions
         )
         return config
-
-
-def _dense_gradient(table):
-    """`table`, through which the gradient of a lookup flows as one dense tensor (duplicate rows summed), as
-    PyTorch's `nn.Embedding` gives it: TensorFlow's `IndexedSlices` keep a row per occurrence, and Keras' Adam
-    squares them one by one (`v` += the sum of the squares, not the square of the sum) where fairseq's squares
-    the row's whole gradient."""
-    return ops.multiply(table, ops.cast(1, table.dtype))
 
 
 def _set_attention_dropout(layer, rate):

@@ -30,7 +30,8 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
     """Encoder-decoder transformer from keras-hub layers; embeddings mask padding (id 0) throughout.
 
     `preset` (a `TranslationPreset`) gives the layers, model and feed-forward widths, heads and dropout, and
-    the architecture: `"keras_hub"` (keras-hub's `TokenAndPositionEmbedding`, learned positions, dropout `dropout`
+    the architecture: `"keras_hub"` (keras-hub's `TokenAndPositionEmbedding` with a dense gradient:
+    `embeddings`; learned positions, dropout `dropout`
     everywhere, a dropout before the logits layer) or `"fairseq"` (fairseq's transformer: `fairseq_layers`;
     attention dropout `preset.attention_dropout`, no bias and no dropout at the output; with
     `preset.share_all_embeddings` one matrix embeds source and target tokens and is the output projection).
@@ -60,16 +61,18 @@ def build_transformer(source_vocabulary, target_vocabulary, sequence_length, pre
 def _keras_hub_transformer(encoder_inputs, decoder_inputs, source_vocabulary, target_vocabulary, length, preset, head):
     import keras_hub
 
-    x = keras_hub.layers.TokenAndPositionEmbedding(
-        source_vocabulary, length, preset.model_dim, mask_zero=True, name=SOURCE_EMBEDDING
-    )(encoder_inputs)
+    from keras_losses_experiments.translation.embeddings import TokenAndPositionEmbedding
+
+    x = TokenAndPositionEmbedding(source_vocabulary, length, preset.model_dim, mask_zero=True, name=SOURCE_EMBEDDING)(
+        encoder_inputs
+    )
     for i in range(preset.layers):
         x = keras_hub.layers.TransformerEncoder(
             preset.feedforward_dim, preset.heads, preset.dropout, name=ENCODER.format(i)
         )(x)
-    y = keras_hub.layers.TokenAndPositionEmbedding(
-        target_vocabulary, length, preset.model_dim, mask_zero=True, name=TARGET_EMBEDDING
-    )(decoder_inputs)
+    y = TokenAndPositionEmbedding(target_vocabulary, length, preset.model_dim, mask_zero=True, name=TARGET_EMBEDDING)(
+        decoder_inputs
+    )
     for i in range(preset.layers):
         y = keras_hub.layers.TransformerDecoder(
             preset.feedforward_dim, preset.heads, preset.dropout, name=DECODER.format(i)

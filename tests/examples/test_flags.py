@@ -13,12 +13,17 @@ from keras_losses_experiments.translation.presets import PRESETS
 
 
 def configure(example, argv):
-    """The example's `Config` for `argv`, or the command line's message of `configure`'s error (naming the flag)."""
+    """The example's `Config` for `argv` (a paper preset's settings its flags' defaults, as `main` parses), or the
+    command line's message of `configure`'s error (naming the flag)."""
+    from pathlib import Path
+
+    from keras_losses_experiments.translation import program
+
+    name = Path(example["__file__"]).stem
     parser = example["build_parser"]()
     try:
-        if "summarize" in example:  # the image example: a paper preset's settings are its flags' defaults
-            return example["configure"](*papers.parse(parser, argv, "image_classification"))
-        return example["configure"](parser.parse_args(argv))
+        parsed = papers.parse(parser, argv, name)
+        return (program.configure if name == "translation" else example["configure"])(*parsed)
     except ConfigError as error:
         return flags.usage(error)
 
@@ -193,6 +198,7 @@ TRANSLATION_FLAGS = {
             ("valid_max_len_b", "5", 5),
         )
     },
+    "--seeds": (["--seeds", "3"], lambda c: c.seeds, [0, 1, 2]),
     "--joined-dictionary": (
         CORPUS + ["--joined-dictionary"],
         lambda c: getattr(c.corpus, "joined_dictionary", None),

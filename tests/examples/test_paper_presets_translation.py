@@ -18,7 +18,7 @@ from keras import ops
 from keras_losses_experiments import flags, papers
 from keras_losses_experiments.errors import ConfigError
 from keras_losses_experiments.papers import zhao2022_translation
-from keras_losses_experiments.translation import batching, corpus
+from keras_losses_experiments.translation import batching, corpus, program
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.data")
 
@@ -50,7 +50,7 @@ def write_corpus(directory, sentences=48, seed=0):
 def configure(translation_example, argv):
     parser = translation_example["build_parser"]()
     args, paper, overrides = papers.parse(parser, argv, "translation")
-    return translation_example["configure"](args, paper, overrides)
+    return program.configure(args, paper, overrides)
 
 
 @pytest.mark.parametrize("name", [DE_EN, FR_EN])
@@ -287,7 +287,7 @@ def test_refusals_name_the_flag(translation_example):
         parser = translation_example["build_parser"]()
         try:
             args, paper, overrides = papers.parse(parser, argv, "translation")
-            translation_example["configure"](args, paper, overrides)
+            program.configure(args, paper, overrides)
         except ConfigError as raised:
             return flags.usage(raised)
         return None
@@ -381,7 +381,18 @@ def test_the_de_en_preset_trains_as_fairseq_shrunk(translation_example, tmp_path
     (tmp_path / "corpus").mkdir()
     write_corpus(tmp_path / "corpus")
     output = tmp_path / "run"
-    argv = ["--preset", DE_EN, "--corpus", str(tmp_path / "corpus"), "--layers", "1", "--model-dim", "16"]
+    argv = [
+        "--preset",
+        DE_EN,
+        "--corpus",
+        str(tmp_path / "corpus"),
+        "--seed",
+        "0",
+        "--layers",
+        "1",
+        "--model-dim",
+        "16",
+    ]
     argv += ["--feedforward-dim", "32", "--max-tokens", "64", "--average-last", "2", "--strategy", "default"]
     data = corpus.read_parallel_files(tmp_path / "corpus", "de", "en")
     batches = batching.TokenBatches.of(*data.splits["train"], 64, 0, data.pad_id, data.start_id)
@@ -408,3 +419,15 @@ def test_the_de_en_preset_trains_as_fairseq_shrunk(translation_example, tmp_path
     for got, first, second in zip(averaged, *epochs):
         np.testing.assert_allclose(got, ((first.astype("float64") + second) / 2).astype(got.dtype), rtol=1e-6)
     assert any(not np.array_equal(a, b) for a, b in zip(*epochs))  # two different epochs were averaged
+
+
+@pytest.mark.parametrize("name", [DE_EN, FR_EN])
+def test_compare_refuses_a_translation_preset_naming_the_example_command(name, capsys):
+    from keras_losses_experiments import cli
+
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse(["compare", "--preset", name, "--seeds", "2"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("keras-losses compare: error: --preset: ")
+    assert f"`python examples/translation.py --preset {name} --corpus DIR`" in error and "--loss ce" in error
