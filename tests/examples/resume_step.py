@@ -1,4 +1,5 @@
-"""Loads `.keras` files in a fresh process after `import keras_losses` and nothing else; one training step each.
+"""Loads `.keras` files in a fresh process after `import keras_losses` and the translators' embedding layer
+(`keras_losses_experiments.translation.embeddings`) and nothing else; one training step each.
 
     python resume_step.py STEPS.npz OUTPUT.npz PATH...
 
@@ -6,7 +7,8 @@ For the i-th PATH: loads it, records its optimizer's iteration count and class, 
 labels `y{i}`, `train_on_batch` on them and the inputs `x{i}` (or `x{i}_<input name>` for several inputs).
 OUTPUT.npz gets `weights{i}` (every weight after the step, if any, flattened), `iterations{i}`,
 `loss_scale{i}` (a loss-scale optimizer's scale, else 0), `optimizer{i}`, `skipped` (Keras' warnings about
-optimizer variables it could not load) and `experiments_imported`.
+optimizer variables it could not load) and `experiments_imported` (the modules of `keras_losses_experiments`
+loaded, one a line).
 """
 
 import sys
@@ -15,7 +17,8 @@ import warnings
 import keras
 import numpy as np
 
-import keras_losses  # noqa: F401  (the only import the saved models may need)
+import keras_losses  # noqa: F401  (the losses, schedules, metrics and optimizers of every saved model)
+import keras_losses_experiments.translation.embeddings  # noqa: F401  (the translators' token embeddings)
 
 
 def resume(steps, index, path):
@@ -42,7 +45,9 @@ if __name__ == "__main__":
         for index, path in enumerate(sys.argv[3:]):
             output.update(resume(steps, index, path))
     output["skipped"] = "\n".join(str(w.message) for w in caught if "Skipping variable loading" in str(w.message))
-    output["experiments_imported"] = any(
-        name.startswith(("keras_losses.experiments", "keras_losses_experiments")) for name in sys.modules
+    output["experiments_imported"] = "\n".join(
+        sorted(
+            name for name in sys.modules if name.startswith(("keras_losses.experiments", "keras_losses_experiments"))
+        )
     )
     np.savez(sys.argv[2], **output)

@@ -69,7 +69,7 @@ def harness_models(rng, directory):
     return saved
 
 
-def test_saved_models_load_after_import_keras_losses_alone_and_resume(
+def test_saved_models_load_after_import_keras_losses_and_the_embeddings_and_resume(
     image_run, translation_run, mixed_precision_run, tmp_path
 ):
     harness = harness_models(np.random.default_rng(0), tmp_path)
@@ -98,7 +98,12 @@ def test_saved_models_load_after_import_keras_losses_alone_and_resume(
         ]
     )
     resumed = np.load(tmp_path / "resumed.npz")
-    assert str(resumed["skipped"]) == "" and not bool(resumed["experiments_imported"])
+    assert str(resumed["skipped"]) == ""
+    assert str(resumed["experiments_imported"]).split() == [  # the translators' token embeddings, nothing else
+        "keras_losses_experiments",
+        "keras_losses_experiments.translation",
+        "keras_losses_experiments.translation.embeddings",
+    ]
     for index, (_, _, _, after) in enumerate(harness):  # the next step equals the one training in memory took
         assert int(resumed[f"iterations{index}"]) == 3
         np.testing.assert_allclose(resumed[f"weights{index}"], after, rtol=1e-6, atol=1e-7, err_msg=str(index))
