@@ -16,7 +16,7 @@ fairseq's label-smoothed cross-entropy `(1 - 0.1) * -log p_y + 0.1 / V * sum_v -
 `ce` with `label_smoothing=0.1`.
 """
 
-from keras_losses_experiments.papers import Official, PaperPreset
+from keras_losses_experiments.papers.preset import Official, PaperPreset
 
 README = "translation/readme.sh"
 TRANSFORMER = "translation/fairseq/models/transformer.py"
@@ -240,7 +240,7 @@ occurrence of a token in a batch apart (`v` gets the sum of their squares, not t
 
 def page():
     """docs/papers_translation.md."""
-    from keras_losses_experiments.papers import table
+    from keras_losses_experiments.papers.preset import table
 
     parts = [PAGE_HEAD]
     for preset in PRESETS:

@@ -7,7 +7,7 @@ paper's loss is the conservative encouraging loss (`--bonus_gamma -1 --log_end 0
 baseline cross-entropy (`--bonus_gamma 0`: no bonus).
 """
 
-from keras_losses_experiments.papers import Official, PaperPreset
+from keras_losses_experiments.papers.preset import Official, PaperPreset
 
 _RESAMPLING = (
     "resampling: TensorFlow's antialiased resize in float, not PIL's fixed-point kernels",
