@@ -296,9 +296,8 @@ def train_corpus(config, strategy):
     weights (`translation.corpus_training`)."""
     from pathlib import Path
 
-    from keras_losses_experiments.errors import ConfigError
     from keras_losses_experiments.training import harness
-    from keras_losses_experiments.training.checkpoints import EpochCheckpoints, average_epoch_checkpoints
+    from keras_losses_experiments.training.checkpoints import EpochCheckpoints
     from keras_losses_experiments.training.optimizers import make_optimizer
     from keras_losses_experiments.translation import batching
     from keras_losses_experiments.translation import corpus_training as training
@@ -307,42 +306,14 @@ def train_corpus(config, strategy):
 
     run, preset, options, length = config.run, config.preset, config.corpus, config.sequence_length
     directory = harness.worker_dir(run.output_dir, strategy)
-    try:
-        data = training.load_corpus(
-            options.directory,
-            options.source_lang,
-            options.target_lang,
-            options.joined_dictionary,
-            options.bpe,
-            config.vocabulary_size,
-            directory,
+    data = _read_corpus(config, directory)
+    batches, valid, test = (
+        batching.TokenBatches.of(
+            *data.splits[split], options.max_tokens, run.seed, data.pad_id, data.start_id, max_positions=length
         )
-        if options.best_by:
-            training.moses_detokenizer(options.target_lang)  # sacremoses is there, before training
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        raise ConfigError("corpus", str(error)) from None
-    batches = batching.TokenBatches.of(
-        *data.splits["train"], options.max_tokens, run.seed, data.pad_id, data.start_id, max_positions=length
+        for split in ("train", "valid", "test")
     )
-    valid = batching.TokenBatches.of(
-        *data.splits["valid"], options.max_tokens, run.seed, data.pad_id, data.start_id, max_positions=length
-    )
-    epochs = (
-        training.epochs_for(options.max_updates, batches, options.update_freq)
-        if options.max_updates
-        else preset.recipe.epochs
-    )
-    complete_epochs = (
-        options.max_updates // training.updates_per_epoch(batches, options.update_freq)
-        if options.max_updates
-        else epochs
-    )
-    if options.average_last and complete_epochs < options.average_last:
-        raise ConfigError(
-            "average_last",
-            f"needs {options.average_last} whole epochs; this corpus gives {complete_epochs} "
-            f"({training.updates_per_epoch(batches, options.update_freq)} updates an epoch)",
-        )
+    epochs = _epochs(options, batches, preset.recipe.epochs)
     spec = config.loss.spec(data.target_vocabulary_size)
     with strategy.scope():
         optimizer = training.update_optimizer(make_optimizer(preset.recipe, steps_per_epoch=1), options.update_freq)
@@ -390,21 +361,8 @@ def train_corpus(config, strategy):
     )
     updates = int(keras_ops_numpy(model.optimizer.iterations))  # before a checkpoint's optimizer state is loaded
     training.remove_partial_epoch(checkpoint_dir, stopper)
-    generate = (training.generator(model, search), data, options.max_len_a, options.max_len_b, length)
-    reports = {"final": training.generation_bleu(*generate)}
-    if options.best_by:
-        model.load_weights(checkpoint_dir / "best.weights.h5")
-        reports["best"] = training.generation_bleu(*generate)
-    averaged = None
-    if options.average_last:
-        averaged = average_epoch_checkpoints(model, checkpoint_dir, options.average_last)
-        reports["averaged"] = training.generation_bleu(*generate)
-    elif options.best_by:
-        model.load_weights(checkpoint_dir / "last.weights.h5")
-    test = batching.TokenBatches.of(
-        *data.splits["test"], options.max_tokens, run.seed, data.pad_id, data.start_id, max_positions=length
-    ).epoch_batches(0)
-    evaluation = model.evaluate(test, verbose=0, return_dict=True)
+    reports, averaged = _test_bleu(model, data, search, options, length, checkpoint_dir)
+    evaluation = model.evaluate(test.epoch_batches(0), verbose=0, return_dict=True)
     saved = "averaged" if options.average_last else "final"
     sources = data.splits["test"][0]
     results = {
@@ -440,6 +398,69 @@ def train_corpus(config, strategy):
     scores = ", ".join(f"{name} {bleu:.2f}" for name, (bleu, _) in reports.items())
     print(f"{spec} (seed {run.seed}): test BLEU {scores}; the saved model: {saved}")
     return results
+
+
+def _read_corpus(config, directory):
+    """The user's corpus (`translation.corpus_training.load_corpus`); its problems as `ConfigError("corpus")`."""
+    from keras_losses_experiments.errors import ConfigError
+    from keras_losses_experiments.translation import corpus_training as training
+
+    options = config.corpus
+    try:
+        data = training.load_corpus(
+            options.directory,
+            options.source_lang,
+            options.target_lang,
+            options.joined_dictionary,
+            options.bpe,
+            config.vocabulary_size,
+            directory,
+        )
+        if options.best_by:
+            training.moses_detokenizer(options.target_lang)  # sacremoses is there, before training
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        raise ConfigError("corpus", str(error)) from None
+    return data
+
+
+def _epochs(options, batches, recipe_epochs):
+    """The epochs to train: enough for --max-updates (the last one cut short), else the recipe's; refuses an
+    --average-last longer than the whole epochs."""
+    from keras_losses_experiments.errors import ConfigError
+    from keras_losses_experiments.translation import corpus_training as training
+
+    if not options.max_updates:
+        epochs = complete_epochs = recipe_epochs
+    else:
+        epochs = training.epochs_for(options.max_updates, batches, options.update_freq)
+        complete_epochs = options.max_updates // training.updates_per_epoch(batches, options.update_freq)
+    if options.average_last and complete_epochs < options.average_last:
+        raise ConfigError(
+            "average_last",
+            f"needs {options.average_last} whole epochs; this corpus gives {complete_epochs} "
+            f"({training.updates_per_epoch(batches, options.update_freq)} updates an epoch)",
+        )
+    return epochs
+
+
+def _test_bleu(model, data, search, options, length, checkpoint_dir):
+    """`({"final"|"best"|"averaged": (test BLEU, translations)}, the averaged checkpoints or None)`, as
+    generate.py scores each; the model is left with the weights it is saved with (averaged, else final)."""
+    from keras_losses_experiments.training.checkpoints import average_epoch_checkpoints
+    from keras_losses_experiments.translation import corpus_training as training
+
+    generate = (training.generator(model, search), data, options.max_len_a, options.max_len_b, length)
+    reports = {"final": training.generation_bleu(*generate)}
+    if options.best_by:
+        model.load_weights(checkpoint_dir / "best.weights.h5")
+        reports["best"] = training.generation_bleu(*generate)
+    averaged = None
+    if options.average_last:
+        averaged = average_epoch_checkpoints(model, checkpoint_dir, options.average_last)
+        reports["averaged"] = training.generation_bleu(*generate)
+    elif options.best_by:
+        model.load_weights(checkpoint_dir / "last.weights.h5")
+    return reports, averaged
 
 
 def keras_ops_numpy(value):
