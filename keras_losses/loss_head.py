@@ -113,6 +113,16 @@ class _Projection:
         """`h_c^T g` in the kernel's layout."""
         return ops.einsum("cv,cd->vd", g, h_c) if self.transposed else ops.einsum("cd,cv->dv", h_c, g)
 
+    def start(self, start):
+        """The index of class `start` in the kernel's layout (for `slice`, `slice_update`)."""
+        return (start, 0) if self.transposed else (0, start)
+
+    def block(self, start, size):
+        """The projection onto classes `[start, start + size)`."""
+        d = self.kernel.shape[-1 if self.transposed else 0]
+        shape = (size, d) if self.transposed else (d, size)
+        return _Projection(ops.slice(self.kernel, self.start(start), shape), self.transposed)
+
 
 def _chunk_logits(h_c, projection, bias, accumulation):
     logits = ops.cast(projection.logits(h_c), accumulation)
@@ -184,6 +194,63 @@ def _loop(kernel_fn, h, projection, bias, ids, weights, chunk, with_gradients):
     return total, ops.reshape(dh, (-1, d))[:n], dkernel, dbias
 
 
+def _block_loop(blocks, h, projection, bias, ids, weights, block, with_gradients):
+    """The memory floor: the loop over blocks of `block` classes, all the tokens at once (`vocabulary_block`).
+
+    A first pass merges each row's statistics over the blocks (`blocks`, a loss's `block_kernel`); with
+    gradients a second pass recomputes each block's logits `z_j = h W_j + b_j` `[N, B]` and writes its slices
+    of `dW` and `db` (each written once, never read) and adds `G_j W_j^T` to `dh`. Returns as `_loop`. When
+    `block` does not divide V the last block starts at `V - block`: its columns already counted are masked.
+    """
+    accumulation = _accumulation_dtype(h.dtype)
+    units = projection.units
+    block = min(block, units)
+    num_blocks = -(-units // block)
+    ids = ops.reshape(ids, (-1, 1))
+    weights = ops.reshape(ops.cast(weights, accumulation), (-1, 1))
+
+    def block_rows(j):
+        """`(start, projection_j, rows [N, B], true_mask, valid [1, B] or None)` of block `j`."""
+        first = j * block
+        start = first if units % block == 0 else ops.minimum(first, units - block)
+        columns = start + ops.arange(block, dtype="int32")[None, :]
+        valid = None if units % block == 0 else ops.greater_equal(columns, first)
+        projection_j = projection.block(start, block)
+        rows = _chunk_logits(
+            h, projection_j, None if bias is None else ops.slice(bias, (start,), (block,)), accumulation
+        )
+        return start, projection_j, rows, ops.equal(columns, ids), valid
+
+    def statistics(j):
+        _, _, rows, true_mask, valid = block_rows(j)
+        return blocks.statistics(rows, true_mask if valid is None else ops.logical_and(true_mask, valid), valid)
+
+    stats = _serial_fori_loop(1, num_blocks, lambda j, stats: blocks.merge(stats, statistics(j)), statistics(0))
+    values = weights * blocks.value(stats)
+    if not with_gradients:
+        return ops.reshape(values, (-1,))
+
+    def gradient_body(j, carry):
+        dh, dkernel, dbias = carry
+        start, projection_j, rows, true_mask, valid = block_rows(j)
+        g = blocks.gradient(stats, rows, true_mask, weights)  # [N, B]: a * dl/dz
+        g_compute = ops.cast(g, h.dtype)
+        dkernel_j = ops.cast(projection_j.kernel_gradient(h, g_compute), accumulation)
+        dkernel = ops.slice_update(dkernel, projection.start(start), dkernel_j)
+        dbias = ops.slice_update(dbias, (start,), ops.sum(g, axis=0))
+        if valid is not None:  # the last block's columns that an earlier block counted
+            g_compute = ops.where(valid, g_compute, ops.zeros_like(g_compute))
+        return dh + ops.cast(projection_j.input_gradient(g_compute), accumulation), dkernel, dbias
+
+    init = (
+        ops.zeros(ops.shape(h), accumulation),
+        ops.zeros_like(projection.kernel, accumulation),
+        ops.zeros((units,), accumulation),
+    )
+    dh, dkernel, dbias = _serial_fori_loop(0, num_blocks, gradient_body, init)
+    return ops.sum(values), dh, dkernel, dbias
+
+
 def chunked_loss(
     loss,
     y_true,
@@ -195,6 +262,7 @@ def chunked_loss(
     mask=None,
     chunk_size=None,
     transpose_kernel=False,
+    vocabulary_block=None,
 ):
     """`loss(y_true, hidden @ kernel + bias, sample_weight)`, in chunks of tokens, without the `[N, V]` logits.
 
@@ -217,6 +285,12 @@ def chunked_loss(
         mask: optional boolean mask shaped like the labels; defaults to the Keras mask of `hidden`.
         chunk_size: tokens per chunk, int >= 1. Defaults to `default_chunk_size(V)` (`[c, V]` ~ 4M entries).
         transpose_kernel: bool, whether `kernel` is `[V, d]`.
+        vocabulary_block: None (default: chunks of tokens), or int >= 1: the memory floor, blocks of this many
+            classes with all the tokens at once, the logits recomputed in a second pass (Levanter's streaming
+            backward, Cut Cross-Entropy): the step holds the kernel, its gradient and a few `[N, B]` tensors
+            (`B` the block), for one more matmul than the plain head (four instead of three). `chunk_size` is
+            then unused (giving both is an error). For the losses whose rows reduce over blocks of classes
+            (`ClassificationLoss.block_kernel`): all but the encouraging losses with label smoothing.
 
     Returns:
         The reduced loss (a scalar, float32; float64 for float64 inputs), or the weighted per-token losses
@@ -277,8 +351,12 @@ def chunked_loss(
     weights, scalar = reduction_weights(loss, shape, mask, sample_weight, accumulation)
     if weights is None:
         weights = ops.ones(shape, accumulation)
-    chunk = chunk_size or default_chunk_size(classes)
-    kernel_fn = loss.row_kernel(classes)
+    if vocabulary_block is not None:
+        vocabulary_block = _check_vocabulary_block(vocabulary_block, chunk_size)
+        kernel_fn = loss.block_kernel(classes)
+    else:
+        chunk = chunk_size or default_chunk_size(classes)
+        kernel_fn = loss.row_kernel(classes)
     d = hidden.shape[-1]
     flat_ids, flat_weights = ops.reshape(ids, (-1,)), ops.reshape(ops.stop_gradient(weights), (-1,))
     inputs = (hidden, kernel) if bias is None else (hidden, kernel, bias)
@@ -292,6 +370,10 @@ def chunked_loss(
         flat_hidden = ops.reshape(tensors[0], (-1, d))
         bias_ = tensors[2] if len(tensors) == 3 else None
         projection = _Projection(tensors[1], transpose_kernel)
+        if vocabulary_block is not None:
+            return _block_loop(
+                kernel_fn, flat_hidden, projection, bias_, flat_ids, weights_, vocabulary_block, with_gradients
+            )
         return _loop(kernel_fn, flat_hidden, projection, bias_, flat_ids, weights_, chunk, with_gradients)
 
     if scalar:
@@ -357,9 +439,9 @@ class ChunkedLogits:
     given those logits calls `loss_value`, and the logits themselves are left unused.
     """
 
-    def __init__(self, hidden, kernel, bias, chunk_size, transpose_kernel):
+    def __init__(self, hidden, kernel, bias, chunk_size, transpose_kernel, vocabulary_block=None):
         self.hidden, self.kernel, self.bias = hidden, kernel, bias
-        self.chunk_size, self.transpose_kernel = chunk_size, transpose_kernel
+        self.chunk_size, self.transpose_kernel, self.vocabulary_block = chunk_size, transpose_kernel, vocabulary_block
 
     def loss_value(self, loss, y_true, sample_weight=None, mask=None):
         """`loss(y_true, logits, sample_weight)` with the logits' Keras `mask`, by `chunked_loss`."""
@@ -373,13 +455,34 @@ class ChunkedLogits:
             mask=mask,
             chunk_size=self.chunk_size,
             transpose_kernel=self.transpose_kernel,
+            vocabulary_block=self.vocabulary_block,
         )
 
 
+def _positive_integer(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and int(value) == value and value >= 1
+
+
 def _check_head_arguments(chunk_size):
-    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
+    if chunk_size is not None and not _positive_integer(chunk_size):
         raise ValueError(f"`chunk_size` must be a positive integer or None. Received: chunk_size={chunk_size!r}")
     return None if chunk_size is None else int(chunk_size)
+
+
+def _check_vocabulary_block(vocabulary_block, chunk_size):
+    """`vocabulary_block` as an int (None stays None); refused with a `chunk_size`, which it leaves unused."""
+    if vocabulary_block is None:
+        return None
+    if not _positive_integer(vocabulary_block):
+        raise ValueError(
+            f"`vocabulary_block` must be a positive integer or None. Received: vocabulary_block={vocabulary_block!r}"
+        )
+    if chunk_size is not None:
+        raise ValueError(
+            "`chunk_size` (tokens per chunk) and `vocabulary_block` (classes per block, all the tokens at once) are "
+            f"two modes: give one. Received: chunk_size={chunk_size!r}, vocabulary_block={vocabulary_block!r}"
+        )
+    return int(vocabulary_block)
 
 
 class _ChunkedHead(keras.layers.Layer):
@@ -390,9 +493,10 @@ class _ChunkedHead(keras.layers.Layer):
 
     transpose_kernel = False
 
-    def __init__(self, chunk_size=None, training_predictions=False, **kwargs):
+    def __init__(self, chunk_size=None, training_predictions=False, vocabulary_block=None, **kwargs):
         super().__init__(**kwargs)
         self.chunk_size = _check_head_arguments(chunk_size)
+        self.vocabulary_block = _check_vocabulary_block(vocabulary_block, self.chunk_size)
         self.training_predictions = bool(training_predictions)
         self.supports_masking = True
 
@@ -405,7 +509,9 @@ class _ChunkedHead(keras.layers.Layer):
             # The logits stay as they are for whatever reads them; a loss of the package computes them in chunks
             # from these instead, and compiled steps (XLA, `tf.function`) drop the unused matmul.
             kernel_value, bias_value = self.kernel.value, None if self.bias is None else self.bias.value
-            source = ChunkedLogits(inputs, kernel_value, bias_value, self.chunk_size, self.transpose_kernel)
+            source = ChunkedLogits(
+                inputs, kernel_value, bias_value, self.chunk_size, self.transpose_kernel, self.vocabulary_block
+            )
             set_tensor_attr(logits, CHUNKED_SOURCE, source)
             if self.training_predictions:
                 ids = chunked_argmax(
@@ -452,6 +558,10 @@ class LossHead(_ChunkedHead):
         bias_constraint: as `Dense`'s.
         chunk_size: tokens per chunk in training, int >= 1, or None for `default_chunk_size(units)`.
             Smaller saves memory, larger fewer loop steps.
+        vocabulary_block: None, or int >= 1 for the memory floor: training computes the loss in blocks of this
+            many classes, all the tokens at once, the logits recomputed in a second pass (`chunked_loss`'s
+            `vocabulary_block`: the kernel, its gradient and a few `[N, vocabulary_block]` tensors; one more
+            matmul). Not with `chunk_size`.
         training_predictions: bool, whether training also computes the argmax of the logits in chunks (for
             `MaskedTokenAccuracy` in `fit`). Defaults to False.
         **kwargs: `Layer` arguments (`name`, `dtype`, ...). Under a mixed precision policy the matmuls run in
@@ -485,9 +595,15 @@ class LossHead(_ChunkedHead):
         bias_constraint=None,
         chunk_size=None,
         training_predictions=False,
+        vocabulary_block=None,
         **kwargs,
     ):
-        super().__init__(chunk_size=chunk_size, training_predictions=training_predictions, **kwargs)
+        super().__init__(
+            chunk_size=chunk_size,
+            training_predictions=training_predictions,
+            vocabulary_block=vocabulary_block,
+            **kwargs,
+        )
         if isinstance(units, bool) or int(units) != units or units < 2:
             raise ValueError(f"`units` must be an integer >= 2. Received: units={units!r}")
         self.units, self.use_bias = int(units), bool(use_bias)
@@ -529,6 +645,7 @@ class LossHead(_ChunkedHead):
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             "chunk_size": self.chunk_size,
             "training_predictions": self.training_predictions,
+            "vocabulary_block": self.vocabulary_block,
         }
 
 
@@ -551,6 +668,7 @@ class TiedLossHead(_ChunkedHead):
         bias_initializer: as `Dense`'s.
         chunk_size: tokens per chunk in training, int >= 1, or None for `default_chunk_size(V)`.
         training_predictions: bool, as `LossHead`'s.
+        vocabulary_block: None, or int >= 1 for the memory floor, as `LossHead`'s.
         **kwargs: `Layer` arguments.
 
     Examples:
@@ -570,9 +688,15 @@ class TiedLossHead(_ChunkedHead):
         bias_initializer="zeros",
         chunk_size=None,
         training_predictions=False,
+        vocabulary_block=None,
         **kwargs,
     ):
-        super().__init__(chunk_size=chunk_size, training_predictions=training_predictions, **kwargs)
+        super().__init__(
+            chunk_size=chunk_size,
+            training_predictions=training_predictions,
+            vocabulary_block=vocabulary_block,
+            **kwargs,
+        )
         if getattr(embedding, "logit_soft_cap", None):
             raise NotImplementedError(
                 "`TiedLossHead` does not compute soft-capped logits (`logit_soft_cap`): use the embedding's own "
