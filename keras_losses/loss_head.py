@@ -235,20 +235,21 @@ def _block_loop(blocks, h, projection, bias, ids, weights, block, with_gradients
         start, projection_j, rows, true_mask, valid = block_rows(j)
         g = blocks.gradient(stats, rows, true_mask, weights)  # [N, B]: a * dl/dz
         g_compute = ops.cast(g, h.dtype)
-        dkernel_j = ops.cast(projection_j.kernel_gradient(h, g_compute), accumulation)
-        dkernel = ops.slice_update(dkernel, projection.start(start), dkernel_j)
-        dbias = ops.slice_update(dbias, (start,), ops.sum(g, axis=0))
+        rows_of_block = ops.reshape(start + ops.arange(block, dtype="int32"), (-1, 1))
+        dkernel_j = ops.cast(ops.einsum("nb,nd->bd", g_compute, h), accumulation)  # [B, d]
+        dkernel = ops.scatter_update(dkernel, rows_of_block, dkernel_j)
+        dbias = ops.scatter_update(dbias, rows_of_block, ops.sum(g, axis=0))
         if valid is not None:  # the last block's columns that an earlier block counted
             g_compute = ops.where(valid, g_compute, ops.zeros_like(g_compute))
         return dh + ops.cast(projection_j.input_gradient(g_compute), accumulation), dkernel, dbias
 
     init = (
         ops.zeros(ops.shape(h), accumulation),
-        ops.zeros_like(projection.kernel, accumulation),
+        ops.zeros((units, h.shape[-1]), accumulation),
         ops.zeros((units,), accumulation),
     )
     dh, dkernel, dbias = _serial_fori_loop(0, num_blocks, gradient_body, init)
-    return ops.sum(values), dh, dkernel, dbias
+    return ops.sum(values), dh, dkernel if projection.transposed else ops.transpose(dkernel), dbias
 
 
 def chunked_loss(
