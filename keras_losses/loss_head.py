@@ -660,8 +660,10 @@ class TiedLossHead(_ChunkedHead):
     both uses (the lookup and the head) reach it and add up. Training, metrics and eager steps are as for
     `LossHead`.
 
-    It is not saved in a `.keras` file (the embedding is another layer of the model, which a layer's config
-    cannot name): save the weights (`model.save_weights`) and build the model again to load them.
+    A model with it saves to a `.keras` file and loads tied: its config holds the embedding's, which Keras'
+    saving (`model.save`, `keras.models.load_model`) records once and resolves to the one layer of the loaded
+    model (Keras' shared objects). Rebuilt from its config alone (`from_config(get_config())`, `clone_model`)
+    it would own a copy of the embedding, untied: that is refused.
 
     Args:
         embedding: the embedding layer (built, or buildable without an input shape).
@@ -736,7 +738,24 @@ class TiedLossHead(_ChunkedHead):
             self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
 
     def get_config(self):
-        raise NotImplementedError(
-            "A `TiedLossHead` is not saved in a `.keras` file (its matrix belongs to another layer of the model): "
-            "save the weights (`model.save_weights`) and build the model again to load them."
-        )
+        return {
+            **super().get_config(),
+            "embedding": keras.saving.serialize_keras_object(self.embedding),
+            "use_bias": self.use_bias,
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "chunk_size": self.chunk_size,
+            "training_predictions": self.training_predictions,
+            "vocabulary_block": self.vocabulary_block,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        embedding = config.pop("embedding")
+        if not isinstance(embedding, dict) or "shared_object_id" not in embedding:
+            raise ValueError(
+                "A `TiedLossHead` is rebuilt with the model that holds its embedding (`model.save` and "
+                "`keras.models.load_model`, where Keras shares the layer): from its config alone it would own a "
+                "copy of the embedding, untied. Build the head again over the model's embedding layer instead."
+            )
+        return cls(keras.saving.deserialize_keras_object(embedding), **config)
