@@ -666,7 +666,9 @@ class TiedLossHead(_ChunkedHead):
     it would own a copy of the embedding, untied: that is refused.
 
     Args:
-        embedding: the embedding layer (built, or buildable without an input shape).
+        embedding: the embedding layer (built, or buildable without an input shape), or a layer that holds it
+            as `token_embedding` (a keras-hub backbone: the head's config then names the backbone, which a
+            loaded model rebuilds with its embedding).
         use_bias: bool, whether to add a bias `[V]` of the head's own. Defaults to False (as GPT-2, Gemma).
         bias_initializer: as `Dense`'s.
         chunk_size: tokens per chunk in training, int >= 1, or None for `default_chunk_size(V)`.
@@ -700,16 +702,23 @@ class TiedLossHead(_ChunkedHead):
             vocabulary_block=vocabulary_block,
             **kwargs,
         )
+        #: The layer given: the embedding, or a layer that holds it as `token_embedding` (a keras-hub backbone).
+        self.embedding = embedding
+        embedding = self.embedding_layer
         if getattr(embedding, "logit_soft_cap", None):
             raise NotImplementedError(
                 "`TiedLossHead` does not compute soft-capped logits (`logit_soft_cap`): use the embedding's own "
                 f"reverse projection. Received: logit_soft_cap={embedding.logit_soft_cap!r}"
             )
-        self.embedding = embedding
         self.use_bias = bool(use_bias)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         #: keras-hub's `ReversibleEmbedding(reverse_dtype=...)` computes its logits in that dtype.
         self.reverse_dtype = getattr(embedding, "reverse_dtype", None)
+
+    @property
+    def embedding_layer(self):
+        """The embedding layer whose matrix the head uses."""
+        return getattr(self.embedding, "token_embedding", self.embedding)
 
     def call(self, inputs, training=None):
         if self.reverse_dtype is not None:
@@ -717,16 +726,17 @@ class TiedLossHead(_ChunkedHead):
         return super().call(inputs, training=training)
 
     def build(self, input_shape):
-        if not self.embedding.built:
-            self.embedding.build(None)
-        self.transpose_kernel = getattr(self.embedding, "tie_weights", True)
+        embedding = self.embedding_layer
+        if not embedding.built:
+            embedding.build(None)
+        self.transpose_kernel = getattr(embedding, "tie_weights", True)
         if self.transpose_kernel:
-            self.kernel = getattr(self.embedding, "embeddings", None)
+            self.kernel = getattr(embedding, "embeddings", None)
         else:
-            self.kernel = self.embedding.reverse_embeddings
+            self.kernel = embedding.reverse_embeddings
         if self.kernel is None or len(self.kernel.shape) != 2:
             raise ValueError(
-                f"`embedding` must hold an `embeddings` variable [V, d]. Received: {type(self.embedding).__name__}"
+                f"`embedding` must hold an `embeddings` variable [V, d]. Received: {type(embedding).__name__}"
             )
         self.units, d = self.kernel.shape if self.transpose_kernel else self.kernel.shape[::-1]
         if input_shape[-1] is not None and input_shape[-1] != d:
