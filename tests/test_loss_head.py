@@ -162,6 +162,23 @@ def test_the_memory_floor_over_an_embedding_matrix_in_blocks_that_divide_the_voc
         np.testing.assert_allclose(b.T if name == "kernel" else b, a, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
+def test_a_head_at_the_memory_floor_trains_as_the_dense_head():
+    loss = keras_losses.Squentropy(label_smoothing=0.1)
+    features, labels = RNG.normal(size=(16, D)).astype("float32"), RNG.integers(0, V, size=16)
+    runs = []
+    for make in (lambda: keras.layers.Dense(V), lambda: keras_losses.LossHead(V, vocabulary_block=16)):
+        keras.utils.set_random_seed(3)
+        layer, inputs = make(), keras.Input((D,))
+        model = keras.Model(inputs, layer(inputs))
+        model.compile(keras.optimizers.SGD(0.1), loss=loss)
+        runs.append((model.fit(features, labels, batch_size=8, epochs=2, verbose=0).history["loss"], layer))
+    (dense_loss, dense), (head_loss, head) = runs
+    np.testing.assert_allclose(head_loss, dense_loss, rtol=1e-5)
+    for a, b in zip(dense.get_weights(), head.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert keras_losses.LossHead.from_config(head.get_config()).vocabulary_block == 16
+
+
 def test_the_memory_floor_refuses_what_it_cannot_compute():
     smoothed = keras_losses.EncouragingLoss(from_logits=True, label_smoothing=0.1)
     with pytest.raises(NotImplementedError, match="label smoothing cannot be computed in vocabulary blocks"):
