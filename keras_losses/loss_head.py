@@ -22,6 +22,13 @@ which would need every `G_c` kept, i.e. `[N, V]`, or recomputed).
 `reduction="none"` (or None) returns the weighted per-token losses: their upstream is arbitrary, so the
 backward recomputes each chunk's logits (one more matmul per chunk, as Cut Cross-Entropy does).
 
+The memory floor (`vocabulary_block=B`) turns the loop around: blocks of `B` classes, all the tokens at once.
+A first pass merges each row's statistics over the blocks (an online log-sum-exp, the true class's logit, the
+sums that smoothing and square terms need: `ClassificationLoss.block_kernel`); a second recomputes each
+block's logits `z_j = h W_j + b_j` and writes its rows of `dW`, `db` once, adding `G_j W_j^T` to `dh`
+(Levanter's streaming backward, Cut Cross-Entropy): the kernel, its gradient and a few `[N, B]` tensors, for
+four matmuls instead of three.
+
 Values and gradients equal those of the plain head (`Dense(V)` and the loss on its logits) to float32
 rounding: the same closed forms, summed in another order.
 
