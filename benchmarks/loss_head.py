@@ -4,6 +4,7 @@
     python benchmarks/loss_head.py --modes jax --vocab 32000 --losses ce,encouraging --repeats 3
     python benchmarks/loss_head.py --modes jax --memory-only          # XLA's accounting only (compiles, runs nothing)
     python benchmarks/loss_head.py --chunk-size 32,64,256             # the frontier: chunk size x time x memory
+    python benchmarks/loss_head.py --vocabulary-block 2048,8192       # the memory floor, blocks of classes
 
 One timed step, as training uses the head: hidden states `h [N, d]`, kernel `W [d, V]` and bias `b [V]` are
 variables; the step computes the loss, the gradients of `h`, `W` and `b`, and updates all three in place
@@ -46,7 +47,7 @@ def make_loss(name, smoothing):
     }[name]()
 
 
-def loss_functions(name, smoothing, vocab, chunk_size):
+def loss_functions(name, smoothing, vocab, chunk_size, vocabulary_block=None):
     """`(plain(h, W, b, y), chunked(h, W, b, y))`: scalar losses."""
     import keras
     from keras import ops
@@ -70,7 +71,7 @@ def loss_functions(name, smoothing, vocab, chunk_size):
             return loss(y, ops.matmul(h, w) + b)
 
     def chunked(h, w, b, y):
-        return keras_losses.chunked_loss(loss, y, h, w, b, chunk_size=chunk_size)
+        return keras_losses.chunked_loss(loss, y, h, w, b, chunk_size=chunk_size, vocabulary_block=vocabulary_block)
 
     return plain, chunked
 
@@ -141,11 +142,14 @@ def worker(args):
         tensors = inputs(args, vocab)
         for name in args.losses.split(","):
             for smoothing in map(float, args.smoothing.split(",")):
-                plain, chunked = loss_functions(name, smoothing, vocab, args.chunk_size)
+                plain, chunked = loss_functions(name, smoothing, vocab, args.chunk_size, args.vocabulary_block)
                 from keras_losses.loss_head import default_chunk_size
 
-                chunk = args.chunk_size or default_chunk_size(vocab)
-                row = {"mode": args.mode, "vocab": vocab, "loss": name, "smoothing": smoothing, "chunk_size": chunk}
+                row = {"mode": args.mode, "vocab": vocab, "loss": name, "smoothing": smoothing}
+                if args.vocabulary_block:
+                    row["vocabulary_block"] = args.vocabulary_block
+                else:
+                    row["chunk_size"] = args.chunk_size or default_chunk_size(vocab)
                 if args.tf_memory:  # one step of one head in this process: its peak resident memory
                     before = rss_bytes()
                     run, _ = make_step(args.mode, plain if args.tf_memory == "plain" else chunked, tensors)
@@ -186,6 +190,8 @@ def run_worker(mode, args, extra=()):
         command += [f"--{key.replace('_', '-')}", str(getattr(args, key))]
     if args.chunk_size:
         command += ["--chunk-size", str(args.chunk_size)]
+    if args.vocabulary_block:
+        command += ["--vocabulary-block", str(args.vocabulary_block)]
     # rows name their chunk size: the default one when none is given
     if args.memory_only:
         command.append("--memory-only")
@@ -208,6 +214,11 @@ def main(argv=None):
     parser.add_argument(
         "--chunk-size", default=None, help="comma-separated tokens per chunk (a frontier); default: keras_losses' for V"
     )
+    parser.add_argument(
+        "--vocabulary-block",
+        default=None,
+        help="comma-separated classes per block: the memory floor (not with --chunk-size)",
+    )
     parser.add_argument("--memory-only", action="store_true", help="JAX: XLA's accounting; nothing is timed")
     parser.add_argument("--json", help="write the rows here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -216,10 +227,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         args.chunk_size = int(args.chunk_size) if args.chunk_size else None
+        args.vocabulary_block = int(args.vocabulary_block) if args.vocabulary_block else None
         return worker(args)
     rows = []
-    for chunk_size in (args.chunk_size or "").split(","):
-        rows += run_modes(argparse.Namespace(**{**vars(args), "chunk_size": chunk_size or None}))
+    settings = (
+        [("vocabulary_block", block) for block in args.vocabulary_block.split(",")] if args.vocabulary_block else []
+    )
+    settings += [("chunk_size", chunk) for chunk in (args.chunk_size or "").split(",")] if not settings else []
+    for key, value in settings:
+        rows += run_modes(argparse.Namespace(**{**vars(args), "chunk_size": None, key: value or None}))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

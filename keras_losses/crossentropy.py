@@ -3,7 +3,7 @@
 from keras import ops
 
 from keras_losses.class_rows import as_labels_shape, as_rows
-from keras_losses.fused_softmax import softmax_rows, sparse_softmax_loss
+from keras_losses.fused_softmax import SoftmaxBlocks, softmax_rows, sparse_softmax_loss
 from keras_losses.labels import standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import log_probabilities, resolve_logits
@@ -106,3 +106,7 @@ class CrossEntropy(ClassificationLoss):
     def row_kernel(self, classes):
         """The per-row kernel on logits (`ClassificationLoss.row_kernel`): `fused_softmax.softmax_rows`."""
         return lambda rows, ids: softmax_rows(rows, ids, classes, label_smoothing=self.label_smoothing)
+
+    def block_kernel(self, classes):
+        """The loss from blocks of classes (`ClassificationLoss.block_kernel`): `fused_softmax.SoftmaxBlocks`."""
+        return SoftmaxBlocks(classes, label_smoothing=self.label_smoothing)

@@ -4,7 +4,7 @@ import math
 
 from keras import ops
 
-from keras_losses.fused_softmax import softmax_rows, sparse_softmax_loss
+from keras_losses.fused_softmax import SoftmaxBlocks, softmax_rows, sparse_softmax_loss
 from keras_losses.labels import standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import log_probabilities, resolve_logits
@@ -183,6 +183,17 @@ class EncouragingLoss(ClassificationLoss):
         bonus."""
         bonus_ = Bonus(self.log_end)
         return lambda rows, ids: softmax_rows(rows, ids, classes, label_smoothing=self.label_smoothing, bonus=bonus_)
+
+    def block_kernel(self, classes):
+        """The loss from blocks of classes (`ClassificationLoss.block_kernel`): `fused_softmax.SoftmaxBlocks`,
+        without label smoothing only (with it the loss sums the bonus of every class's probability, which needs
+        the whole row's normaliser first: a third pass over the vocabulary)."""
+        if self.label_smoothing:
+            raise NotImplementedError(
+                f"{type(self).__name__} with label smoothing cannot be computed in vocabulary blocks "
+                f"(`vocabulary_block`): leave `vocabulary_block=None`. Received: label_smoothing={self.label_smoothing}"
+            )
+        return SoftmaxBlocks(classes, bonus=Bonus(self.log_end))
 
 
 class ConservativeEncouragingLoss(EncouragingLoss):

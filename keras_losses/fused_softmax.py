@@ -138,3 +138,76 @@ def softmax_rows(rows, column_ids, classes, label_smoothing=0.0, square_weight=N
         return with_true_class(other, column_ids, upstream * true)
 
     return value, gradient
+
+
+class SoftmaxBlocks:
+    """The module's loss from blocks of classes (the loss head's vocabulary blocks, `chunked_loss`'s
+    `vocabulary_block`): per-row statistics that merge across blocks, then the value and each block's gradient.
+
+    The statistics of a row are `(max, sum exp(z - max), z_y)`, plus `sum z` with smoothing and `sum z^2` with
+    the square term: a log-sum-exp merged online (as Milakov & Gimelshein's online softmax) and sums. A bonus
+    with smoothing needs `sum_i b(p_i)` and `sum_i g(p_i)`, which depend on the whole row's normaliser: a third
+    pass, not provided (the losses refuse it). Same formulas as `softmax_rows` (see the module).
+    """
+
+    def __init__(self, classes, label_smoothing=0.0, square_weight=None, bonus=None):
+        if bonus is not None and label_smoothing:
+            raise ValueError("`SoftmaxBlocks` computes a bonus without label smoothing only.")
+        self.classes, self.s, self.square_weight, self.bonus = classes, label_smoothing, square_weight, bonus
+
+    def statistics(self, rows, true_mask, valid):
+        """The statistics of `rows [M, B]` (a block of classes): `true_mask [M, B]` marks each row's true class,
+        `valid [1, B]` (or None for all) the block's columns that count."""
+        masked = rows if valid is None else ops.where(valid, rows, float("-inf"))
+        row_max = ops.max(masked, axis=-1, keepdims=True)
+        stats = [row_max, ops.sum(ops.exp(masked - row_max), axis=-1, keepdims=True)]
+        stats.append(ops.sum(ops.where(true_mask, rows, 0.0), axis=-1, keepdims=True))
+        counted = rows if valid is None else ops.where(valid, rows, 0.0)
+        if self.s:
+            stats.append(ops.sum(counted, axis=-1, keepdims=True))
+        if self.square_weight is not None:
+            stats.append(ops.sum(ops.square(counted), axis=-1, keepdims=True))
+        return tuple(stats)
+
+    @staticmethod
+    def merge(a, b):
+        """The statistics of two blocks' classes together."""
+        row_max = ops.maximum(a[0], b[0])
+        total = a[1] * ops.exp(a[0] - row_max) + b[1] * ops.exp(b[0] - row_max)
+        return (row_max, total, *(x + y for x, y in zip(a[2:], b[2:])))
+
+    def _parts(self, stats):
+        row_max, total, true_logit = stats[:3]
+        log_sum = ops.log(total)
+        log_p_true = (true_logit - row_max) - log_sum
+        p_true, one_minus_p_true = ops.exp(log_p_true), -ops.expm1(log_p_true)
+        slope_true = 1.0 if self.bonus is None else self.bonus.slope(p_true, one_minus_p_true)
+        return row_max + log_sum, log_p_true, p_true, one_minus_p_true, slope_true
+
+    def value(self, stats):
+        """The loss of each row `[M, 1]` from its statistics over all the classes."""
+        s, share = self.s, self.s * reciprocal(self.classes, stats[0].dtype)
+        log_norm, log_p_true, p_true, one_minus_p_true, _ = self._parts(stats)
+        value = -(1.0 - s) * log_p_true
+        if s:
+            value = value + s * (log_norm - stats[3] * reciprocal(self.classes, stats[0].dtype))
+        if self.bonus is not None:
+            value = value + self.bonus.value(p_true, one_minus_p_true)
+        if self.square_weight is not None:
+            value = value + self.square_weight * ((1.0 - share) * stats[-1] - (1.0 - s) * ops.square(stats[2]))
+        return value
+
+    def gradient(self, stats, rows, true_mask, upstream):
+        """`upstream * dl/dz` on the block `rows [M, B]` (`upstream` a column `[M, 1]`)."""
+        s, w = self.s, self.square_weight
+        share = s * reciprocal(self.classes, rows.dtype)
+        log_norm, _, p_true, one_minus_p_true, slope_true = self._parts(stats)
+        other = (upstream * slope_true) * ops.exp(rows - log_norm)
+        true = -(1.0 - s) * slope_true * one_minus_p_true
+        if s:
+            other = other - upstream * share
+            true = true + s * p_true - share
+        if w is not None:
+            other = other + (2.0 * (1.0 - share) * w * upstream) * rows
+            true = true + 2.0 * (s - share) * w * stats[2]
+        return ops.where(true_mask, upstream * true, other)

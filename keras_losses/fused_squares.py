@@ -42,3 +42,38 @@ def squares_rows(rows, column_ids, true_weight, true_target, other_weight=1.0, o
         return with_true_class(other_grad, column_ids, scale * true_weight * (true_value - true_target))
 
     return others + true_term, gradient
+
+
+class SquaresBlocks:
+    """`scale * squares_rows(...)` from blocks of classes (the loss head's vocabulary blocks): the statistics of
+    a row are `(z_y, sum_i (z_i - t_o)^2)`, sums that merge across blocks; see `fused_softmax.SoftmaxBlocks`."""
+
+    def __init__(self, true_weight, true_target, other_weight=1.0, other_target=None, scale=1.0):
+        self.true_weight, self.true_target = true_weight, true_target
+        self.other_weight, self.other_target, self.scale = other_weight, other_target, scale
+
+    def _shifted(self, rows):
+        return rows if self.other_target is None else rows - self.other_target
+
+    def statistics(self, rows, true_mask, valid):
+        """As `SoftmaxBlocks.statistics`."""
+        squares = ops.square(self._shifted(rows))
+        if valid is not None:
+            squares = ops.where(valid, squares, 0.0)
+        true_value = ops.sum(ops.where(true_mask, rows, 0.0), axis=-1, keepdims=True)
+        return true_value, ops.sum(squares, axis=-1, keepdims=True)
+
+    @staticmethod
+    def merge(a, b):
+        return tuple(x + y for x, y in zip(a, b))
+
+    def value(self, stats):
+        true_value, others = stats
+        true_term = self.true_weight * ops.square(true_value - self.true_target)
+        true_term = true_term - self.other_weight * ops.square(self._shifted(true_value))
+        return self.scale * (self.other_weight * others + true_term)
+
+    def gradient(self, stats, rows, true_mask, upstream):
+        scale = 2.0 * self.scale * upstream
+        true = scale * self.true_weight * (stats[0] - self.true_target)
+        return ops.where(true_mask, true, (scale * self.other_weight) * self._shifted(rows))

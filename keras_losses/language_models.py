@@ -50,5 +50,6 @@ def chunked_language_model(model, chunk_size=None, training_predictions=False, n
             f"layer. Received: {type(model).__name__}"
         )
     inputs = backbone.input
-    head = TiedLossHead(embedding, chunk_size=chunk_size, training_predictions=training_predictions, name="logits")
+    # Over the backbone, which holds the embedding: a saved model's config names the backbone, rebuilt on loading.
+    head = TiedLossHead(backbone, chunk_size=chunk_size, training_predictions=training_predictions, name="logits")
     return keras.Model(inputs, head(backbone(inputs)), name=name or f"{backbone.name}_chunked_lm")

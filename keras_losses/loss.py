@@ -158,6 +158,18 @@ class ClassificationLoss(keras.losses.Loss):
             f"{type(self).__name__} defines no `row_kernel`, so it cannot be computed in chunks by a loss head."
         )
 
+    def block_kernel(self, classes):
+        """The loss from blocks of classes, for the loss head's memory floor (`chunked_loss(vocabulary_block=...)`):
+        an object with `statistics(rows [M, B], true_mask [M, B], valid [1, B] or None)` (per-row statistics of
+        a block of classes), `merge(a, b)` (the statistics of two blocks together), `value(statistics)` (the
+        loss per row, `[M, 1]`) and `gradient(statistics, rows, true_mask, upstream [M, 1])` (`upstream * dl/dz`
+        on the block), e.g. `fused_softmax.SoftmaxBlocks`. A loss whose rows do not reduce so cannot.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} defines no `block_kernel`, so it cannot be computed in vocabulary blocks "
+            "(`vocabulary_block`): leave `vocabulary_block=None`."
+        )
+
     def get_config(self):
         return {
             **super().get_config(),

@@ -22,6 +22,13 @@ which would need every `G_c` kept, i.e. `[N, V]`, or recomputed).
 `reduction="none"` (or None) returns the weighted per-token losses: their upstream is arbitrary, so the
 backward recomputes each chunk's logits (one more matmul per chunk, as Cut Cross-Entropy does).
 
+The memory floor (`vocabulary_block=B`) turns the loop around: blocks of `B` classes, all the tokens at once.
+A first pass merges each row's statistics over the blocks (an online log-sum-exp, the true class's logit, the
+sums that smoothing and square terms need: `ClassificationLoss.block_kernel`); a second recomputes each
+block's logits `z_j = h W_j + b_j` and writes its rows of `dW`, `db` once, adding `G_j W_j^T` to `dh`
+(Levanter's streaming backward, Cut Cross-Entropy): the kernel, its gradient and a few `[N, B]` tensors, for
+four matmuls instead of three.
+
 Values and gradients equal those of the plain head (`Dense(V)` and the loss on its logits) to float32
 rounding: the same closed forms, summed in another order.
 
@@ -113,6 +120,16 @@ class _Projection:
         """`h_c^T g` in the kernel's layout."""
         return ops.einsum("cv,cd->vd", g, h_c) if self.transposed else ops.einsum("cd,cv->dv", h_c, g)
 
+    def start(self, start):
+        """The index of class `start` in the kernel's layout (for `slice`, `slice_update`)."""
+        return (start, 0) if self.transposed else (0, start)
+
+    def block(self, start, size):
+        """The projection onto classes `[start, start + size)`."""
+        d = self.kernel.shape[-1 if self.transposed else 0]
+        shape = (size, d) if self.transposed else (d, size)
+        return _Projection(ops.slice(self.kernel, self.start(start), shape), self.transposed)
+
 
 def _chunk_logits(h_c, projection, bias, accumulation):
     logits = ops.cast(projection.logits(h_c), accumulation)
@@ -184,6 +201,64 @@ def _loop(kernel_fn, h, projection, bias, ids, weights, chunk, with_gradients):
     return total, ops.reshape(dh, (-1, d))[:n], dkernel, dbias
 
 
+def _block_loop(blocks, h, projection, bias, ids, weights, block, with_gradients):
+    """The memory floor: the loop over blocks of `block` classes, all the tokens at once (`vocabulary_block`).
+
+    A first pass merges each row's statistics over the blocks (`blocks`, a loss's `block_kernel`); with
+    gradients a second pass recomputes each block's logits `z_j = h W_j + b_j` `[N, B]` and writes its slices
+    of `dW` and `db` (each written once, never read) and adds `G_j W_j^T` to `dh`. Returns as `_loop`. When
+    `block` does not divide V the last block starts at `V - block`: its columns already counted are masked.
+    """
+    accumulation = _accumulation_dtype(h.dtype)
+    units = projection.units
+    block = min(block, units)
+    num_blocks = -(-units // block)
+    ids = ops.reshape(ids, (-1, 1))
+    weights = ops.reshape(ops.cast(weights, accumulation), (-1, 1))
+
+    def block_rows(j):
+        """`(start, projection_j, rows [N, B], true_mask, valid [1, B] or None)` of block `j`."""
+        first = j * block
+        start = first if units % block == 0 else ops.minimum(first, units - block)
+        columns = start + ops.arange(block, dtype="int32")[None, :]
+        valid = None if units % block == 0 else ops.greater_equal(columns, first)
+        projection_j = projection.block(start, block)
+        rows = _chunk_logits(
+            h, projection_j, None if bias is None else ops.slice(bias, (start,), (block,)), accumulation
+        )
+        return start, projection_j, rows, ops.equal(columns, ids), valid
+
+    def statistics(j):
+        _, _, rows, true_mask, valid = block_rows(j)
+        return blocks.statistics(rows, true_mask if valid is None else ops.logical_and(true_mask, valid), valid)
+
+    stats = _serial_fori_loop(1, num_blocks, lambda j, stats: blocks.merge(stats, statistics(j)), statistics(0))
+    values = weights * blocks.value(stats)
+    if not with_gradients:
+        return ops.reshape(values, (-1,))
+
+    def gradient_body(j, carry):
+        dh, dkernel, dbias = carry
+        start, projection_j, rows, true_mask, valid = block_rows(j)
+        g = blocks.gradient(stats, rows, true_mask, weights)  # [N, B]: a * dl/dz
+        g_compute = ops.cast(g, h.dtype)
+        rows_of_block = ops.reshape(start + ops.arange(block, dtype="int32"), (-1, 1))
+        dkernel_j = ops.cast(ops.einsum("nb,nd->bd", g_compute, h), accumulation)  # [B, d]
+        dkernel = ops.scatter_update(dkernel, rows_of_block, dkernel_j)
+        dbias = ops.scatter_update(dbias, rows_of_block, ops.sum(g, axis=0))
+        if valid is not None:  # the last block's columns that an earlier block counted
+            g_compute = ops.where(valid, g_compute, ops.zeros_like(g_compute))
+        return dh + ops.cast(projection_j.input_gradient(g_compute), accumulation), dkernel, dbias
+
+    init = (
+        ops.zeros(ops.shape(h), accumulation),
+        ops.zeros((units, h.shape[-1]), accumulation),
+        ops.zeros((units,), accumulation),
+    )
+    dh, dkernel, dbias = _serial_fori_loop(0, num_blocks, gradient_body, init)
+    return ops.sum(values), dh, dkernel if projection.transposed else ops.transpose(dkernel), dbias
+
+
 def chunked_loss(
     loss,
     y_true,
@@ -195,6 +270,7 @@ def chunked_loss(
     mask=None,
     chunk_size=None,
     transpose_kernel=False,
+    vocabulary_block=None,
 ):
     """`loss(y_true, hidden @ kernel + bias, sample_weight)`, in chunks of tokens, without the `[N, V]` logits.
 
@@ -217,6 +293,12 @@ def chunked_loss(
         mask: optional boolean mask shaped like the labels; defaults to the Keras mask of `hidden`.
         chunk_size: tokens per chunk, int >= 1. Defaults to `default_chunk_size(V)` (`[c, V]` ~ 4M entries).
         transpose_kernel: bool, whether `kernel` is `[V, d]`.
+        vocabulary_block: None (default: chunks of tokens), or int >= 1: the memory floor, blocks of this many
+            classes with all the tokens at once, the logits recomputed in a second pass (Levanter's streaming
+            backward, Cut Cross-Entropy): the step holds the kernel, its gradient and a few `[N, B]` tensors
+            (`B` the block), for one more matmul than the plain head (four instead of three). `chunk_size` is
+            then unused (giving both is an error). For the losses whose rows reduce over blocks of classes
+            (`ClassificationLoss.block_kernel`): all but the encouraging losses with label smoothing.
 
     Returns:
         The reduced loss (a scalar, float32; float64 for float64 inputs), or the weighted per-token losses
@@ -277,8 +359,12 @@ def chunked_loss(
     weights, scalar = reduction_weights(loss, shape, mask, sample_weight, accumulation)
     if weights is None:
         weights = ops.ones(shape, accumulation)
-    chunk = chunk_size or default_chunk_size(classes)
-    kernel_fn = loss.row_kernel(classes)
+    if vocabulary_block is not None:
+        vocabulary_block = _check_vocabulary_block(vocabulary_block, chunk_size)
+        kernel_fn = loss.block_kernel(classes)
+    else:
+        chunk = chunk_size or default_chunk_size(classes)
+        kernel_fn = loss.row_kernel(classes)
     d = hidden.shape[-1]
     flat_ids, flat_weights = ops.reshape(ids, (-1,)), ops.reshape(ops.stop_gradient(weights), (-1,))
     inputs = (hidden, kernel) if bias is None else (hidden, kernel, bias)
@@ -292,6 +378,10 @@ def chunked_loss(
         flat_hidden = ops.reshape(tensors[0], (-1, d))
         bias_ = tensors[2] if len(tensors) == 3 else None
         projection = _Projection(tensors[1], transpose_kernel)
+        if vocabulary_block is not None:
+            return _block_loop(
+                kernel_fn, flat_hidden, projection, bias_, flat_ids, weights_, vocabulary_block, with_gradients
+            )
         return _loop(kernel_fn, flat_hidden, projection, bias_, flat_ids, weights_, chunk, with_gradients)
 
     if scalar:
@@ -357,9 +447,9 @@ class ChunkedLogits:
     given those logits calls `loss_value`, and the logits themselves are left unused.
     """
 
-    def __init__(self, hidden, kernel, bias, chunk_size, transpose_kernel):
+    def __init__(self, hidden, kernel, bias, chunk_size, transpose_kernel, vocabulary_block=None):
         self.hidden, self.kernel, self.bias = hidden, kernel, bias
-        self.chunk_size, self.transpose_kernel = chunk_size, transpose_kernel
+        self.chunk_size, self.transpose_kernel, self.vocabulary_block = chunk_size, transpose_kernel, vocabulary_block
 
     def loss_value(self, loss, y_true, sample_weight=None, mask=None):
         """`loss(y_true, logits, sample_weight)` with the logits' Keras `mask`, by `chunked_loss`."""
@@ -373,13 +463,34 @@ class ChunkedLogits:
             mask=mask,
             chunk_size=self.chunk_size,
             transpose_kernel=self.transpose_kernel,
+            vocabulary_block=self.vocabulary_block,
         )
 
 
+def _positive_integer(value):
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and int(value) == value and value >= 1
+
+
 def _check_head_arguments(chunk_size):
-    if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1):
+    if chunk_size is not None and not _positive_integer(chunk_size):
         raise ValueError(f"`chunk_size` must be a positive integer or None. Received: chunk_size={chunk_size!r}")
     return None if chunk_size is None else int(chunk_size)
+
+
+def _check_vocabulary_block(vocabulary_block, chunk_size):
+    """`vocabulary_block` as an int (None stays None); refused with a `chunk_size`, which it leaves unused."""
+    if vocabulary_block is None:
+        return None
+    if not _positive_integer(vocabulary_block):
+        raise ValueError(
+            f"`vocabulary_block` must be a positive integer or None. Received: vocabulary_block={vocabulary_block!r}"
+        )
+    if chunk_size is not None:
+        raise ValueError(
+            "`chunk_size` (tokens per chunk) and `vocabulary_block` (classes per block, all the tokens at once) are "
+            f"two modes: give one. Received: chunk_size={chunk_size!r}, vocabulary_block={vocabulary_block!r}"
+        )
+    return int(vocabulary_block)
 
 
 class _ChunkedHead(keras.layers.Layer):
@@ -390,9 +501,10 @@ class _ChunkedHead(keras.layers.Layer):
 
     transpose_kernel = False
 
-    def __init__(self, chunk_size=None, training_predictions=False, **kwargs):
+    def __init__(self, chunk_size=None, training_predictions=False, vocabulary_block=None, **kwargs):
         super().__init__(**kwargs)
         self.chunk_size = _check_head_arguments(chunk_size)
+        self.vocabulary_block = _check_vocabulary_block(vocabulary_block, self.chunk_size)
         self.training_predictions = bool(training_predictions)
         self.supports_masking = True
 
@@ -405,7 +517,9 @@ class _ChunkedHead(keras.layers.Layer):
             # The logits stay as they are for whatever reads them; a loss of the package computes them in chunks
             # from these instead, and compiled steps (XLA, `tf.function`) drop the unused matmul.
             kernel_value, bias_value = self.kernel.value, None if self.bias is None else self.bias.value
-            source = ChunkedLogits(inputs, kernel_value, bias_value, self.chunk_size, self.transpose_kernel)
+            source = ChunkedLogits(
+                inputs, kernel_value, bias_value, self.chunk_size, self.transpose_kernel, self.vocabulary_block
+            )
             set_tensor_attr(logits, CHUNKED_SOURCE, source)
             if self.training_predictions:
                 ids = chunked_argmax(
@@ -452,6 +566,10 @@ class LossHead(_ChunkedHead):
         bias_constraint: as `Dense`'s.
         chunk_size: tokens per chunk in training, int >= 1, or None for `default_chunk_size(units)`.
             Smaller saves memory, larger fewer loop steps.
+        vocabulary_block: None, or int >= 1 for the memory floor: training computes the loss in blocks of this
+            many classes, all the tokens at once, the logits recomputed in a second pass (`chunked_loss`'s
+            `vocabulary_block`: the kernel, its gradient and a few `[N, vocabulary_block]` tensors; one more
+            matmul). Not with `chunk_size`.
         training_predictions: bool, whether training also computes the argmax of the logits in chunks (for
             `MaskedTokenAccuracy` in `fit`). Defaults to False.
         **kwargs: `Layer` arguments (`name`, `dtype`, ...). Under a mixed precision policy the matmuls run in
@@ -485,9 +603,15 @@ class LossHead(_ChunkedHead):
         bias_constraint=None,
         chunk_size=None,
         training_predictions=False,
+        vocabulary_block=None,
         **kwargs,
     ):
-        super().__init__(chunk_size=chunk_size, training_predictions=training_predictions, **kwargs)
+        super().__init__(
+            chunk_size=chunk_size,
+            training_predictions=training_predictions,
+            vocabulary_block=vocabulary_block,
+            **kwargs,
+        )
         if isinstance(units, bool) or int(units) != units or units < 2:
             raise ValueError(f"`units` must be an integer >= 2. Received: units={units!r}")
         self.units, self.use_bias = int(units), bool(use_bias)
@@ -529,6 +653,7 @@ class LossHead(_ChunkedHead):
             "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             "chunk_size": self.chunk_size,
             "training_predictions": self.training_predictions,
+            "vocabulary_block": self.vocabulary_block,
         }
 
 
@@ -542,15 +667,20 @@ class TiedLossHead(_ChunkedHead):
     both uses (the lookup and the head) reach it and add up. Training, metrics and eager steps are as for
     `LossHead`.
 
-    It is not saved in a `.keras` file (the embedding is another layer of the model, which a layer's config
-    cannot name): save the weights (`model.save_weights`) and build the model again to load them.
+    A model with it saves to a `.keras` file and loads tied: its config holds the embedding's, which Keras'
+    saving (`model.save`, `keras.models.load_model`) records once and resolves to the one layer of the loaded
+    model (Keras' shared objects). Rebuilt from its config alone (`from_config(get_config())`, `clone_model`)
+    it would own a copy of the embedding, untied: that is refused.
 
     Args:
-        embedding: the embedding layer (built, or buildable without an input shape).
+        embedding: the embedding layer (built, or buildable without an input shape), or a layer that holds it
+            as `token_embedding` (a keras-hub backbone: the head's config then names the backbone, which a
+            loaded model rebuilds with its embedding).
         use_bias: bool, whether to add a bias `[V]` of the head's own. Defaults to False (as GPT-2, Gemma).
         bias_initializer: as `Dense`'s.
         chunk_size: tokens per chunk in training, int >= 1, or None for `default_chunk_size(V)`.
         training_predictions: bool, as `LossHead`'s.
+        vocabulary_block: None, or int >= 1 for the memory floor, as `LossHead`'s.
         **kwargs: `Layer` arguments.
 
     Examples:
@@ -570,19 +700,32 @@ class TiedLossHead(_ChunkedHead):
         bias_initializer="zeros",
         chunk_size=None,
         training_predictions=False,
+        vocabulary_block=None,
         **kwargs,
     ):
-        super().__init__(chunk_size=chunk_size, training_predictions=training_predictions, **kwargs)
+        super().__init__(
+            chunk_size=chunk_size,
+            training_predictions=training_predictions,
+            vocabulary_block=vocabulary_block,
+            **kwargs,
+        )
+        #: The layer given: the embedding, or a layer that holds it as `token_embedding` (a keras-hub backbone).
+        self.embedding = embedding
+        embedding = self.embedding_layer
         if getattr(embedding, "logit_soft_cap", None):
             raise NotImplementedError(
                 "`TiedLossHead` does not compute soft-capped logits (`logit_soft_cap`): use the embedding's own "
                 f"reverse projection. Received: logit_soft_cap={embedding.logit_soft_cap!r}"
             )
-        self.embedding = embedding
         self.use_bias = bool(use_bias)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         #: keras-hub's `ReversibleEmbedding(reverse_dtype=...)` computes its logits in that dtype.
         self.reverse_dtype = getattr(embedding, "reverse_dtype", None)
+
+    @property
+    def embedding_layer(self):
+        """The embedding layer whose matrix the head uses."""
+        return getattr(self.embedding, "token_embedding", self.embedding)
 
     def call(self, inputs, training=None):
         if self.reverse_dtype is not None:
@@ -590,16 +733,17 @@ class TiedLossHead(_ChunkedHead):
         return super().call(inputs, training=training)
 
     def build(self, input_shape):
-        if not self.embedding.built:
-            self.embedding.build(None)
-        self.transpose_kernel = getattr(self.embedding, "tie_weights", True)
+        embedding = self.embedding_layer
+        if not embedding.built:
+            embedding.build(None)
+        self.transpose_kernel = getattr(embedding, "tie_weights", True)
         if self.transpose_kernel:
-            self.kernel = getattr(self.embedding, "embeddings", None)
+            self.kernel = getattr(embedding, "embeddings", None)
         else:
-            self.kernel = self.embedding.reverse_embeddings
+            self.kernel = embedding.reverse_embeddings
         if self.kernel is None or len(self.kernel.shape) != 2:
             raise ValueError(
-                f"`embedding` must hold an `embeddings` variable [V, d]. Received: {type(self.embedding).__name__}"
+                f"`embedding` must hold an `embeddings` variable [V, d]. Received: {type(embedding).__name__}"
             )
         self.units, d = self.kernel.shape if self.transpose_kernel else self.kernel.shape[::-1]
         if input_shape[-1] is not None and input_shape[-1] != d:
@@ -611,7 +755,24 @@ class TiedLossHead(_ChunkedHead):
             self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
 
     def get_config(self):
-        raise NotImplementedError(
-            "A `TiedLossHead` is not saved in a `.keras` file (its matrix belongs to another layer of the model): "
-            "save the weights (`model.save_weights`) and build the model again to load them."
-        )
+        return {
+            **super().get_config(),
+            "embedding": keras.saving.serialize_keras_object(self.embedding),
+            "use_bias": self.use_bias,
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "chunk_size": self.chunk_size,
+            "training_predictions": self.training_predictions,
+            "vocabulary_block": self.vocabulary_block,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        embedding = config.pop("embedding")
+        if not isinstance(embedding, dict) or "shared_object_id" not in embedding:
+            raise ValueError(
+                "A `TiedLossHead` is rebuilt with the model that holds its embedding (`model.save` and "
+                "`keras.models.load_model`, where Keras shares the layer): from its config alone it would own a "
+                "copy of the embedding, untied. Build the head again over the model's embedding layer instead."
+            )
+        return cls(keras.saving.deserialize_keras_object(embedding), **config)

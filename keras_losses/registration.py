@@ -15,7 +15,7 @@ import keras
 
 from keras_losses.crossentropy import CrossEntropy, cross_entropy
 from keras_losses.encouraging import ConservativeEncouragingLoss, EncouragingLoss, encouraging_loss
-from keras_losses.loss_head import LossHead
+from keras_losses.loss_head import LossHead, TiedLossHead
 from keras_losses.square import SquareLoss, square_loss
 from keras_losses.squentropy import Squentropy, squentropy
 
@@ -56,7 +56,7 @@ _BY_NAME = {
 
 def register():
     """Registers every loss with Keras' serialization (runs once, on `import keras_losses`)."""
-    for obj in LOSSES + FUNCTIONS + (LossHead,):
+    for obj in LOSSES + FUNCTIONS + (LossHead, TiedLossHead):
         keras.saving.register_keras_serializable(package=PACKAGE)(obj)
     keras.saving.get_custom_objects().update({obj.__name__: obj for obj in PLAIN_NAMES})
 

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_losses.fused_squares import sparse_sum_of_squares, squares_rows
+from keras_losses.fused_squares import SquaresBlocks, sparse_sum_of_squares, squares_rows
 from keras_losses.labels import divide_by, num_classes, reciprocal, standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import check_raw_outputs
@@ -144,3 +144,16 @@ class SquareLoss(ClassificationLoss):
             return value / classes, lambda upstream: gradient(upstream / classes)
 
         return rows_fn
+
+    def block_kernel(self, classes):
+        """The loss from blocks of classes (`ClassificationLoss.block_kernel`): `fused_squares.SquaresBlocks`."""
+        s, k, m = self.label_smoothing, self.k, self.m
+        share = s / classes
+        true_q = 1.0 - s + share
+        return SquaresBlocks(
+            true_weight=1.0 + (k - 1.0) * true_q,
+            true_target=m * true_q,
+            other_weight=1.0 + (k - 1.0) * share,
+            other_target=m * share if s else None,
+            scale=1.0 / classes,
+        )

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from keras_losses.fused_softmax import softmax_rows, sparse_softmax_loss
+from keras_losses.fused_softmax import SoftmaxBlocks, softmax_rows, sparse_softmax_loss
 from keras_losses.labels import num_classes, reciprocal, standardize_labels
 from keras_losses.loss import ClassificationLoss
 from keras_losses.predictions import raw_outputs_or_softmax_input
@@ -107,3 +107,7 @@ class Squentropy(ClassificationLoss):
         return lambda rows, ids: softmax_rows(
             rows, ids, classes, label_smoothing=self.label_smoothing, square_weight=weight
         )
+
+    def block_kernel(self, classes):
+        """The loss from blocks of classes (`ClassificationLoss.block_kernel`): `fused_softmax.SoftmaxBlocks`."""
+        return SoftmaxBlocks(classes, label_smoothing=self.label_smoothing, square_weight=1.0 / (classes - 1))

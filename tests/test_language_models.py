@@ -53,6 +53,24 @@ def test_the_chunked_model_trains_as_the_causal_lms_own_logits(name):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", ["gpt2", "llama"])
+def test_the_chunked_model_saves_and_loads_with_its_head_still_tied(name, tmp_path):
+    chunked = keras_losses.chunked_language_model(_backbone(name), chunk_size=5)
+    chunked.compile(keras.optimizers.SGD(0.5), loss=keras_losses.CrossEntropy(from_logits=True))
+    x, y, _ = _data()
+    chunked.save(tmp_path / "lm.keras")
+    loaded = keras.models.load_model(tmp_path / "lm.keras")
+    head = loaded.get_layer("logits")
+    embedding = loaded.get_layer(chunked.layers[-2].name).token_embedding
+    assert head.kernel is (embedding.embeddings if name == "gpt2" else embedding.reverse_embeddings)
+    assert len(loaded.trainable_weights) == len(chunked.trainable_weights)
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(chunked(x)), rtol=1e-6)
+    for model in (chunked, loaded):  # one step each: the shared matrix moves the same
+        model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    for a, b in zip(chunked.get_weights(), loaded.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+
+
 def test_a_model_without_a_token_embedding_is_refused():
     with pytest.raises(ValueError, match="token_embedding"):
         keras_losses.chunked_language_model(keras.Sequential([keras.layers.Dense(2)]))

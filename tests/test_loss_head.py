@@ -118,6 +118,80 @@ def test_values_and_gradients_equal_the_plain_head(loss, weighted):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
+def _in_blocks(loss):
+    """Whether the loss's rows reduce over blocks of classes (all but the encouraging losses with smoothing)."""
+    return not (isinstance(loss, keras_losses.EncouragingLoss) and loss.label_smoothing)
+
+
+#: Blocks of 16 classes: V = 50 in four, the last starting at 34 (its first two classes masked).
+FLOOR_CASES = [case for case in CASES if _in_blocks(case[0])]
+
+
+@pytest.mark.parametrize(
+    ("loss", "weighted"),
+    FLOOR_CASES,
+    ids=lambda x: _name(x) if isinstance(x, keras.losses.Loss) else "weighted_masked" if x else "plain",
+)
+def test_the_memory_floor_equals_the_plain_head(loss, weighted):
+    mask, sample_weight = (MASK, SAMPLE_WEIGHT) if weighted else (None, None)
+    tensors = (HIDDEN, KERNEL, BIAS)
+    expected = _value_and_gradients(_plain(loss, mask, sample_weight), tensors)
+
+    def floor(hidden, kernel, bias):
+        return keras_losses.chunked_loss(
+            loss, LABELS, _masked(hidden, mask), kernel, bias, sample_weight, vocabulary_block=16
+        )
+
+    got = _value_and_gradients(floor, tensors)
+    for name, a, b in zip(("value", "hidden", "kernel", "bias"), expected, got):
+        assert a.shape == b.shape, name
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_the_memory_floor_over_an_embedding_matrix_in_blocks_that_divide_the_vocabulary():
+    loss = keras_losses.Squentropy(label_smoothing=0.1, ignore_class=0)
+    expected = _value_and_gradients(_plain(loss, None, SAMPLE_WEIGHT), (HIDDEN, KERNEL, BIAS))
+
+    def floor(hidden, embeddings):
+        return keras_losses.chunked_loss(
+            loss, LABELS, hidden, embeddings, BIAS, SAMPLE_WEIGHT, transpose_kernel=True, vocabulary_block=25
+        )
+
+    got = _value_and_gradients(floor, (HIDDEN, KERNEL.T.copy()))
+    for name, a, b in zip(("value", "hidden", "kernel"), expected, got):
+        np.testing.assert_allclose(b.T if name == "kernel" else b, a, rtol=1e-5, atol=1e-5, err_msg=name)
+
+
+def test_a_head_at_the_memory_floor_trains_as_the_dense_head():
+    loss = keras_losses.Squentropy(label_smoothing=0.1)
+    features, labels = RNG.normal(size=(16, D)).astype("float32"), RNG.integers(0, V, size=16)
+    runs = []
+    for make in (lambda: keras.layers.Dense(V), lambda: keras_losses.LossHead(V, vocabulary_block=16)):
+        keras.utils.set_random_seed(3)
+        layer, inputs = make(), keras.Input((D,))
+        model = keras.Model(inputs, layer(inputs))
+        model.compile(keras.optimizers.SGD(0.1), loss=loss)
+        runs.append((model.fit(features, labels, batch_size=8, epochs=2, verbose=0).history["loss"], layer))
+    (dense_loss, dense), (head_loss, head) = runs
+    np.testing.assert_allclose(head_loss, dense_loss, rtol=1e-5)
+    for a, b in zip(dense.get_weights(), head.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert keras_losses.LossHead.from_config(head.get_config()).vocabulary_block == 16
+
+
+def test_the_memory_floor_refuses_what_it_cannot_compute():
+    smoothed = keras_losses.EncouragingLoss(from_logits=True, label_smoothing=0.1)
+    with pytest.raises(NotImplementedError, match="label smoothing cannot be computed in vocabulary blocks"):
+        keras_losses.chunked_loss(smoothed, LABELS, HIDDEN, KERNEL, vocabulary_block=16)
+    loss = keras_losses.CrossEntropy(from_logits=True)
+    with pytest.raises(ValueError, match="vocabulary_block"):
+        keras_losses.chunked_loss(loss, LABELS, HIDDEN, KERNEL, vocabulary_block=0)
+    with pytest.raises(ValueError, match="give one"):
+        keras_losses.chunked_loss(loss, LABELS, HIDDEN, KERNEL, chunk_size=4, vocabulary_block=16)
+    with pytest.raises(ValueError, match="give one"):
+        keras_losses.LossHead(V, chunk_size=4, vocabulary_block=16)
+
+
 def test_traced_without_bias_with_a_chunk_that_divides_nothing():
     loss = keras_losses.EncouragingLoss(from_logits=True, label_smoothing=0.1, ignore_class=0)
     zero_bias = np.zeros_like(BIAS)
@@ -389,7 +463,23 @@ def test_a_tied_head_trains_the_shared_matrix_as_the_plain_tied_model():
     assert moved[np.unique(TOKENS[TOKENS > 0])].all() and moved[np.unique(TARGETS[TARGETS > 0])].all()
 
 
-def test_a_tied_head_is_not_saved_in_a_keras_file():
+def test_a_tied_head_saves_and_loads_tied(tmp_path):
     model, _ = _tied_model(True)
-    with pytest.raises(NotImplementedError, match="save_weights"):
-        model.get_config()
+    model.fit(TOKENS, TARGETS, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    path = str(tmp_path / "tied.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    head = next(layer for layer in loaded.layers if isinstance(layer, keras_losses.TiedLossHead))
+    embedding = next(layer for layer in loaded.layers if isinstance(layer, keras.layers.Embedding))
+    assert head.embedding is embedding and head.kernel is embedding.embeddings  # one matrix, still shared
+    assert head.chunk_size == CHUNK and len(loaded.trainable_weights) == 3
+    np.testing.assert_allclose(loaded.predict(TOKENS, verbose=0), model.predict(TOKENS, verbose=0), rtol=1e-6)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(b, a)
+    # Trained on, the loaded model moves the shared matrix as the original does.
+    for m in (model, loaded):
+        m.fit(TOKENS, TARGETS, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="untied"):
+        keras_losses.TiedLossHead.from_config(head.get_config())
