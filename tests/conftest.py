@@ -29,7 +29,7 @@ elif keras.backend.backend() == "jax":
 _COMMON = {"deadline": None, "print_blob": True, "suppress_health_check": [HealthCheck.too_slow]}
 #: JAX compiles every operation anew for each new shape: fewer examples there keep its run of the core tests short.
 settings.register_profile(
-    "ci", derandomize=True, database=None, max_examples=12 if keras.backend.backend() == "jax" else 40, **_COMMON
+    "ci", derandomize=True, database=None, max_examples=8 if keras.backend.backend() == "jax" else 40, **_COMMON
 )
 settings.register_profile("dev", max_examples=300, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "ci")
