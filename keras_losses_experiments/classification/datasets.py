@@ -384,27 +384,16 @@ def _prepared(name, source, splits, sizes, image_size, pipeline=None):
         return Examples(
             name, source.kind, source.num_classes, source.shape, **prepare(lambda x: tf.cast(x, "float32")), sizes=sizes
         )
-    if pipeline is not None and pipeline.augment == "resized_crop":
-        size = image_size or 224
+    resized_crop = pipeline is not None and pipeline.augment == "resized_crop"
+    own_size = IMAGE_DATASETS.get(name, (None, None))[1] or _fixed_size(source.shape) or DEFAULT_IMAGE_SIZE
+    size = image_size or (224 if resized_crop else own_size)
+    shape = (size, size, source.shape[-1] or 3)
+    if resized_crop:
         train, test = _resized_crop_pipeline(pipeline, size)
         prepared = prepare(test)
         prepared["train"] = prepare(lambda image: tf.cast(image, "float32"))["train"]
-        augment = lambda image, label, seed: (train(image, seed), label)  # noqa: E731
-        shape = (size, size, source.shape[-1] or 3)
-        return Examples(
-            name,
-            "image",
-            source.num_classes,
-            shape,
-            **prepared,
-            sizes=sizes,
-            augment=augment,
-            drop_remainder=True,
-            pipeline=pipeline,
-        )
-    size = image_size or IMAGE_DATASETS.get(name, (None, None))[1] or _fixed_size(source.shape) or DEFAULT_IMAGE_SIZE
-    shape = (size, size, source.shape[-1] or 3)
-    if name == "imagenet2012":
+        augment, drop_remainder = (lambda image, label, seed: (train(image, seed), label)), True
+    elif name == "imagenet2012":
         prepared = prepare(lambda image: _center_crop(image, size))
         prepared["train"] = prepare(tf.identity)["train"]  # cropped at random by the augmentation
         augment, drop_remainder = _imagenet_augment(size), True
@@ -421,6 +410,7 @@ def _prepared(name, source, splits, sizes, image_size, pipeline=None):
         sizes=sizes,
         augment=augment,
         drop_remainder=drop_remainder,
+        pipeline=pipeline if resized_crop else None,
     )
 
 

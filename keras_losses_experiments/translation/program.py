@@ -296,6 +296,8 @@ def train_corpus(config, strategy):
     weights (`translation.corpus_training`)."""
     from pathlib import Path
 
+    import keras
+
     from keras_losses_experiments.training import harness
     from keras_losses_experiments.training.checkpoints import EpochCheckpoints
     from keras_losses_experiments.training.optimizers import make_optimizer
@@ -359,7 +361,9 @@ def train_corpus(config, strategy):
         monitor="val_token_accuracy",
         extra_callbacks=extra,
     )
-    updates = int(keras_ops_numpy(model.optimizer.iterations))  # before a checkpoint's optimizer state is loaded
+    updates = int(
+        keras.ops.convert_to_numpy(model.optimizer.iterations)
+    )  # before a checkpoint's optimizer state is loaded
     training.remove_partial_epoch(checkpoint_dir, stopper)
     reports, averaged = _test_bleu(model, data, search, options, length, checkpoint_dir)
     evaluation = model.evaluate(test.epoch_batches(0), verbose=0, return_dict=True)
@@ -461,9 +465,3 @@ def _test_bleu(model, data, search, options, length, checkpoint_dir):
     elif options.best_by:
         model.load_weights(checkpoint_dir / "last.weights.h5")
     return reports, averaged
-
-
-def keras_ops_numpy(value):
-    import keras
-
-    return keras.ops.convert_to_numpy(value)
